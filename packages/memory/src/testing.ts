@@ -1,0 +1,1 @@
+export { describeGuestMemory, type GuestMemoryFixture } from './conformance.js';

@@ -1,0 +1,2 @@
+export { type BenchResult, emit, opsPerSecond } from './bench.js';
+export { extractExamples, runReadmeExamples } from './readme-example.js';
