@@ -3,6 +3,7 @@
 // package.json (ESM, exports map with types, source condition), tsconfigs, typedoc and vitest
 // configs, README with a runnable example, src/index.ts, a test and a bench.
 //   pnpm new-package <name> [--layer base|hardware|mechanisms|vmm] [--description "..."]
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +43,7 @@ const files = {
       name: pkg,
       version: '0.0.0',
       description,
-      license: 'Apache-2.0',
+      license: 'MIT',
       type: 'module',
       sideEffects: false,
       keywords: ['virtualization', 'x86', 'vmkit'],
@@ -71,6 +72,7 @@ const files = {
         lint: 'biome check .',
         test: 'vitest run',
         bench: `tsx bench/${name}.bench.ts`,
+        docs: 'typedoc --emit none --logLevel Warn',
       },
       devDependencies: { '@vmkit/test-kit': 'workspace:*' },
     },
@@ -172,4 +174,7 @@ for (const [file, text] of Object.entries(files)) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
+execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', dir], {
+  stdio: 'ignore',
+});
 console.log(`created packages/${name}; run pnpm install, then replace the example code.`);
