@@ -1,12 +1,13 @@
 import { emit, opsPerSecond } from '@vmkit/test-kit';
-import { x86Version } from '@vmkit/x86';
+import { CR0, CR4, EFER, pagingMode } from '@vmkit/x86';
 
+const cr4s = [0, CR4.PAE, CR4.PAE | CR4.LA57, CR4.PSE];
 let sink = 0;
 emit({
-  metric: 'x86.example',
+  metric: 'x86.pagingMode',
   value: opsPerSecond(() => {
-    sink += x86Version.length;
-  }, 1),
+    for (let i = 0; i < 1024; i++) sink += pagingMode(CR0.PG, cr4s[i & 3]!, EFER.LME).length;
+  }, 1024),
   unit: 'ops/s',
 });
 if (sink < 0) console.log(sink);
