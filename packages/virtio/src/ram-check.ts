@@ -1,0 +1,55 @@
+import type { GuestMemory } from '@vmkit/memory';
+
+/**
+ * Whether `[addr, addr + len)` lies inside one RAM region of `mem`. Rings, indirect tables and
+ * buffers must be RAM: rings are read with sized accesses, which `GuestMemory` would route to an
+ * MMIO handler, and a guest must not be able to make a device poke another device's registers.
+ *
+ * @param mem - guest memory
+ * @param addr - first guest-physical address
+ * @param len - length in bytes
+ * @returns whether the range is all RAM of one region
+ */
+export function checkRam(mem: GuestMemory, addr: number, len: number): boolean {
+  if (!Number.isSafeInteger(addr) || addr < 0 || !mem.contains(addr, len)) return false;
+  for (const r of mem.regions()) {
+    if (addr >= r.base && addr + len <= r.base + r.size) return r.kind === 'ram';
+  }
+  return false;
+}
+
+/**
+ * A cache of the RAM regions of a memory, so the per-descriptor check costs a short scan instead
+ * of a `regions()` call. A miss re-reads the regions once (RAM may have been added); RAM that is
+ * removed later is caught when the copy itself fails.
+ */
+export class RamMap {
+  private bases: number[] = [];
+  private ends: number[] = [];
+
+  /** @param mem - the memory whose RAM regions are cached */
+  constructor(private readonly mem: GuestMemory) {
+    this.refresh();
+  }
+
+  /** Whether `[addr, addr + len)` is inside one RAM region (len > 0). */
+  covers(addr: number, len: number): boolean {
+    if (this.scan(addr, len)) return true;
+    this.refresh();
+    return this.scan(addr, len);
+  }
+
+  private scan(addr: number, len: number): boolean {
+    const end = addr + len;
+    for (let i = 0; i < this.bases.length; i++) {
+      if (addr >= this.bases[i]! && end <= this.ends[i]!) return true;
+    }
+    return false;
+  }
+
+  private refresh(): void {
+    const ram = this.mem.regions().filter((r) => r.kind === 'ram');
+    this.bases = ram.map((r) => r.base);
+    this.ends = ram.map((r) => r.base + r.size);
+  }
+}

@@ -1,0 +1,479 @@
+import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
+import { type Descriptor, DescriptorChain } from './chain.js';
+import {
+  VIRTQ_AVAIL_F_NO_INTERRUPT,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+  VIRTQ_USED_F_NO_NOTIFY,
+} from './constants.js';
+import { VirtioError, type VirtioErrorCode } from './errors.js';
+import { needEvent } from './event-idx.js';
+import { checkRam, RamMap } from './ram-check.js';
+import {
+  isValidSplitQueueSize,
+  SPLIT_ALIGNMENT,
+  type SplitQueueLayout,
+  splitQueueSizes,
+} from './split-layout.js';
+import type { Virtqueue } from './virtqueue.js';
+import { NO_METER, type WorkMeter } from './work-meter.js';
+
+/** The negotiated features that change how a queue behaves. */
+export interface QueueFeatures {
+  /** VIRTIO_F_EVENT_IDX was negotiated. */
+  readonly eventIdx?: boolean;
+  /** VIRTIO_F_INDIRECT_DESC was negotiated. */
+  readonly indirect?: boolean;
+  /** VIRTIO_F_IN_ORDER was negotiated. */
+  readonly inOrder?: boolean;
+}
+
+/** Options of a device-side queue. */
+export interface QueueOptions {
+  /** Called once when the queue detects a guest fault and stops. */
+  readonly onFault?: (error: VirtioError) => void;
+  /** Where copied bytes and processed chains are counted. */
+  readonly meter?: WorkMeter;
+}
+
+const TWO_POW_32 = 2 ** 32;
+/** An address's high dword must be below this for the address to fit 52 bits. */
+const HIGH_LIMIT = 2 ** 20;
+/** `next` is a le16, so an indirect table has at most this many reachable entries. */
+const INDIRECT_REACH = 65536;
+
+/**
+ * The device side of a split virtqueue (virtio 1.2 §2.7) over any `GuestMemory`.
+ *
+ * Every field is little-endian; indices are free-running 16-bit counters (§2.7.13.3). Chains
+ * are validated completely before they are handed out; a malformed one (see
+ * {@link VirtioErrorCode}) stops the queue, records {@link SplitVirtqueue.fault} and calls
+ * `onFault`, as QEMU's virtio_error does. The queue never reads or writes outside guest memory:
+ * all accesses go through `GuestMemory`, which bounds-checks them, and guest memory errors are
+ * turned into faults.
+ *
+ * @example
+ * ```ts
+ * const q = new SplitVirtqueue(mem, { size: 256, descTable: 0x1000, availRing: 0x2000, usedRing: 0x3000 });
+ * for (let chain = q.pop(); chain; chain = q.pop()) {
+ *   const w = chain.writer();
+ *   w.write(new Uint8Array([1, 2, 3]));
+ *   q.addUsed(chain.head, w.written);
+ * }
+ * if (q.needsNotification()) raiseInterrupt();
+ * ```
+ */
+export class SplitVirtqueue implements Virtqueue {
+  readonly size: number;
+  private readonly mem: GuestMemory;
+  private readonly desc: number;
+  private readonly avail: number;
+  private readonly used: number;
+  private readonly mask: number;
+  private readonly eventIdx: boolean;
+  private readonly indirect: boolean;
+  private readonly inOrder: boolean;
+  private readonly onFault: ((error: VirtioError) => void) | undefined;
+  private readonly meter: WorkMeter;
+  private readonly sink: (error: VirtioError) => void;
+  private readonly ram: RamMap;
+  private lastAvail = 0;
+  private usedIdx = 0;
+  private signalledUsed = 0;
+  private notificationsEnabled = true;
+  private faultError: VirtioError | undefined;
+  /** Per-descriptor visit stamps: a descriptor seen twice in one chain is a loop. */
+  private readonly seen: Uint32Array;
+  private indirectSeen: Uint32Array | undefined;
+  private stamp = 0;
+  /** How many times each head is currently in flight (popped, not yet used). */
+  private readonly inFlight: Uint16Array;
+  private inFlightTotal = 0;
+  /** With IN_ORDER: heads in the order they were popped, as a ring. */
+  private readonly order: Uint16Array | undefined;
+  private orderHead = 0;
+  private orderCount = 0;
+
+  /**
+   * Checks a layout against the rules of §2.7 and the memory, without creating a queue.
+   *
+   * @param mem - guest memory
+   * @param layout - where the parts are
+   * @returns the fault, or `undefined` when the layout is valid
+   */
+  static validate(mem: GuestMemory, layout: SplitQueueLayout): VirtioError | undefined {
+    if (!isValidSplitQueueSize(layout.size)) {
+      return new VirtioError(
+        'INVALID_QUEUE_SIZE',
+        `split queue size ${layout.size} is not a power of two in [1, 32768]`,
+      );
+    }
+    const sizes = splitQueueSizes(layout.size);
+    for (const part of ['descTable', 'availRing', 'usedRing'] as const) {
+      const addr = layout[part];
+      if (!Number.isSafeInteger(addr) || addr % SPLIT_ALIGNMENT[part] !== 0) {
+        return new VirtioError(
+          'MISALIGNED_RING',
+          `${part} at ${addr} is not ${SPLIT_ALIGNMENT[part]}-byte aligned (§2.7)`,
+        );
+      }
+      if (!checkRam(mem, addr, sizes[part])) {
+        return new VirtioError(
+          'ADDRESS_OUT_OF_RANGE',
+          `${part} [${addr}, +${sizes[part]}) is not inside guest RAM`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * @param mem - guest memory holding the rings and buffers
+   * @param layout - Queue Size and the addresses of the three parts
+   * @param features - negotiated features that apply to the queue
+   * @param options - fault callback and work meter
+   * @throws VirtioError if the layout is invalid (use {@link SplitVirtqueue.validate} on
+   *   guest-supplied layouts first)
+   */
+  constructor(
+    mem: GuestMemory,
+    layout: SplitQueueLayout,
+    features: QueueFeatures = {},
+    options: QueueOptions = {},
+  ) {
+    const invalid = SplitVirtqueue.validate(mem, layout);
+    if (invalid !== undefined) throw invalid;
+    this.mem = mem;
+    this.size = layout.size;
+    this.mask = layout.size - 1;
+    this.desc = layout.descTable;
+    this.avail = layout.availRing;
+    this.used = layout.usedRing;
+    this.eventIdx = features.eventIdx ?? false;
+    this.indirect = features.indirect ?? false;
+    this.inOrder = features.inOrder ?? false;
+    this.onFault = options.onFault;
+    this.meter = options.meter ?? NO_METER;
+    this.sink = (error) => this.fail(error);
+    this.ram = new RamMap(mem);
+    this.seen = new Uint32Array(layout.size);
+    this.inFlight = new Uint16Array(layout.size);
+    this.order = this.inOrder ? new Uint16Array(layout.size) : undefined;
+  }
+
+  get fault(): VirtioError | undefined {
+    return this.faultError;
+  }
+
+  /** The free-running index of the next available-ring entry the device will read. */
+  get nextAvail(): number {
+    return this.lastAvail;
+  }
+
+  /** The free-running used `idx` the device has published. */
+  get nextUsed(): number {
+    return this.usedIdx;
+  }
+
+  hasAvailable(): boolean {
+    return this.pending() > 0;
+  }
+
+  pop(): DescriptorChain | undefined {
+    if (this.pending() === 0) return undefined;
+    try {
+      // §2.7.6: ring[idx % Queue Size] holds the head of the next chain.
+      const head = this.mem.read16(this.avail + 4 + 2 * (this.lastAvail & this.mask));
+      this.lastAvail = (this.lastAvail + 1) & 0xffff;
+      if (this.eventIdx && this.notificationsEnabled) this.writeAvailEvent();
+      const descriptors = this.walk(head);
+      if (descriptors === undefined) return undefined;
+      if (this.inFlightTotal === this.size) {
+        // Every descriptor is already with the device, so this head was reused while in flight:
+        // the driver published more buffers than the queue can hold.
+        return this.reject('AVAIL_IDX_JUMP', `more than ${this.size} chains in flight`, head);
+      }
+      this.inFlight[head]!++;
+      this.inFlightTotal++;
+      if (this.order !== undefined) {
+        this.order[(this.orderHead + this.orderCount) & this.mask] = head;
+        this.orderCount++;
+      }
+      this.meter.chain();
+      return new DescriptorChain(head, descriptors, this.mem, this.sink, this.meter);
+    } catch (e) {
+      this.memoryFault(e);
+      return undefined;
+    }
+  }
+
+  addUsed(head: number, len: number): void {
+    if (this.faultError !== undefined) return;
+    if (!Number.isInteger(len) || len < 0 || len >= 2 ** 32) {
+      throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, head);
+    }
+    this.takeInFlight(head);
+    try {
+      const slot = this.used + 4 + 8 * (this.usedIdx & this.mask);
+      this.mem.write32(slot, head);
+      this.mem.write32(slot + 4, len);
+      // §2.7.8.1: len is set before idx is updated.
+      this.usedIdx = (this.usedIdx + 1) & 0xffff;
+      this.mem.write16(this.used + 2, this.usedIdx);
+    } catch (e) {
+      this.memoryFault(e);
+    }
+  }
+
+  /**
+   * With VIRTIO_F_IN_ORDER, returns the next `count` popped chains in one step (§2.7.9): a single
+   * used element with the id of the last chain of the batch, and used `idx` advanced by `count`.
+   *
+   * @param count - how many chains, in pop order, the batch covers
+   * @param len - bytes written into the last chain of the batch
+   */
+  addUsedBatch(count: number, len: number): void {
+    if (this.faultError !== undefined) return;
+    if (this.order === undefined) {
+      throw new VirtioError('INVALID_STATE', 'batched used entries need VIRTIO_F_IN_ORDER');
+    }
+    if (!Number.isInteger(count) || count < 1 || count > this.orderCount) {
+      throw new VirtioError(
+        'INVALID_ARGUMENT',
+        `batch of ${count} with ${this.orderCount} in flight`,
+      );
+    }
+    let last = 0;
+    for (let k = 0; k < count; k++) {
+      last = this.order[this.orderHead]!;
+      this.orderHead = (this.orderHead + 1) & this.mask;
+      this.orderCount--;
+      this.inFlight[last]!--;
+      this.inFlightTotal--;
+    }
+    try {
+      this.mem.write32(this.used + 4 + 8 * ((this.usedIdx + count - 1) & this.mask), last);
+      this.mem.write32(this.used + 8 + 8 * ((this.usedIdx + count - 1) & this.mask), len >>> 0);
+      this.usedIdx = (this.usedIdx + count) & 0xffff;
+      this.mem.write16(this.used + 2, this.usedIdx);
+    } catch (e) {
+      this.memoryFault(e);
+    }
+  }
+
+  needsNotification(): boolean {
+    if (this.faultError !== undefined) return false;
+    const old = this.signalledUsed;
+    const now = this.usedIdx;
+    this.signalledUsed = now;
+    if (old === now) return false;
+    try {
+      if (this.eventIdx) {
+        // §2.7.7.2: notify when the used idx passes used_event; the low flag bit is ignored.
+        return needEvent(this.mem.read16(this.avail + 4 + 2 * this.size), now, old);
+      }
+      return (this.mem.read16(this.avail) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
+    } catch (e) {
+      this.memoryFault(e);
+      return false;
+    }
+  }
+
+  disableNotification(): void {
+    this.notificationsEnabled = false;
+    if (this.faultError !== undefined || this.eventIdx) return;
+    this.guard(() => this.mem.write16(this.used, VIRTQ_USED_F_NO_NOTIFY));
+  }
+
+  enableNotification(): boolean {
+    this.notificationsEnabled = true;
+    if (this.faultError !== undefined) return false;
+    // §2.7.10.2: with EVENT_IDX the flags stay 0 and avail_event names the entry we wait for.
+    this.guard(() => (this.eventIdx ? this.writeAvailEvent() : this.mem.write16(this.used, 0)));
+    return this.hasAvailable();
+  }
+
+  /** Records a guest fault and stops the queue; later faults are ignored. */
+  fail(error: VirtioError): void {
+    if (this.faultError !== undefined) return;
+    this.faultError = error;
+    this.onFault?.(error);
+  }
+
+  /** Entries the driver has published and the device not yet popped; a jump is a fault. */
+  private pending(): number {
+    if (this.faultError !== undefined) return 0;
+    let idx: number;
+    try {
+      idx = this.mem.read16(this.avail + 2);
+    } catch (e) {
+      this.memoryFault(e);
+      return 0;
+    }
+    const n = (idx - this.lastAvail) & 0xffff;
+    if (n > this.size) {
+      this.fail(
+        new VirtioError(
+          'AVAIL_IDX_JUMP',
+          `available idx ${idx} is ${n} entries past ${this.lastAvail}, queue size ${this.size}`,
+        ),
+      );
+      return 0;
+    }
+    return n;
+  }
+
+  private writeAvailEvent(): void {
+    this.mem.write16(this.used + 4 + 8 * this.size, this.lastAvail);
+  }
+
+  /** Walks and validates the chain at `head` (§2.7.5, §2.7.5.3); `undefined` after a fault. */
+  private walk(head: number): Descriptor[] | undefined {
+    if (head >= this.size) {
+      return this.reject('HEAD_OUT_OF_RANGE', `head ${head} >= queue size ${this.size}`, head);
+    }
+    const mem = this.mem;
+    const out: Descriptor[] = [];
+    let table = this.desc;
+    let tableLen = this.size;
+    let seen = this.seen;
+    let stamp = this.nextStamp();
+    let index = head;
+    let nested = false;
+    let total = 0;
+    let sawWritable = false;
+    for (;;) {
+      if (seen[index] === stamp) {
+        return this.reject('DESCRIPTOR_LOOP', `descriptor ${index} visited twice`, head);
+      }
+      seen[index] = stamp;
+      const at = table + 16 * index;
+      const lo = mem.read32(at);
+      const hi = mem.read32(at + 4);
+      const len = mem.read32(at + 8);
+      const flagsNext = mem.read32(at + 12);
+      const flags = flagsNext & 0xffff;
+      if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
+        const bad = this.checkIndirect(flags, nested, lo, hi, len);
+        if (bad !== undefined) return this.reject(bad[0], bad[1], head);
+        // §2.7.5.3: the table holds len/16 descriptors; the first is at index 0.
+        table = hi * TWO_POW_32 + lo;
+        tableLen = Math.min(len / 16, INDIRECT_REACH);
+        this.indirectSeen ??= new Uint32Array(INDIRECT_REACH);
+        seen = this.indirectSeen;
+        stamp = this.nextStamp();
+        nested = true;
+        index = 0;
+        continue;
+      }
+      const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+      if (!writable && sawWritable) {
+        return this.reject(
+          'WRITABLE_BEFORE_READABLE',
+          `descriptor ${index} is device-readable after a device-writable one`,
+          head,
+        );
+      }
+      sawWritable ||= writable;
+      const addr = hi * TWO_POW_32 + lo;
+      if (len > 0 && (hi >= HIGH_LIMIT || !this.ram.covers(addr, len))) {
+        return this.reject(
+          'ADDRESS_OUT_OF_RANGE',
+          `buffer [${addr}, +${len}) is outside guest RAM`,
+          head,
+        );
+      }
+      total += len;
+      if (total > TWO_POW_32) {
+        return this.reject('TOTAL_LENGTH_OVERFLOW', `chain longer than 2^32 bytes`, head);
+      }
+      out.push({ addr, len, writable });
+      if (out.length > this.size) {
+        return this.reject('CHAIN_TOO_LONG', `chain longer than queue size ${this.size}`, head);
+      }
+      if ((flags & VIRTQ_DESC_F_NEXT) === 0) return out;
+      index = flagsNext >>> 16;
+      if (index >= tableLen) {
+        return this.reject('NEXT_OUT_OF_RANGE', `next ${index} >= table length ${tableLen}`, head);
+      }
+    }
+  }
+
+  /** The rules for a descriptor that points to an indirect table (§2.7.5.3.1). */
+  private checkIndirect(
+    flags: number,
+    nested: boolean,
+    lo: number,
+    hi: number,
+    len: number,
+  ): [VirtioErrorCode, string] | undefined {
+    if (!this.indirect) {
+      return ['INDIRECT_NOT_NEGOTIATED', 'VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC'];
+    }
+    if (nested) return ['NESTED_INDIRECT', 'indirect descriptor inside an indirect table'];
+    if ((flags & VIRTQ_DESC_F_NEXT) !== 0) {
+      return ['INDIRECT_WITH_NEXT', 'descriptor sets both INDIRECT and NEXT'];
+    }
+    if (len === 0 || len % 16 !== 0) {
+      return [
+        'INDIRECT_BAD_LENGTH',
+        `indirect table length ${len} is not a positive multiple of 16`,
+      ];
+    }
+    const addr = hi * TWO_POW_32 + lo;
+    if (hi >= HIGH_LIMIT || addr % 16 !== 0 || !checkRam(this.mem, addr, len)) {
+      return ['ADDRESS_OUT_OF_RANGE', `indirect table [${addr}, +${len}) is not in guest RAM`];
+    }
+    return undefined;
+  }
+
+  private nextStamp(): number {
+    this.stamp = (this.stamp + 1) >>> 0;
+    if (this.stamp === 0) {
+      // After 2^32 walks the stamps wrap: start from clean tables.
+      this.seen.fill(0);
+      this.indirectSeen?.fill(0);
+      this.stamp = 1;
+    }
+    return this.stamp;
+  }
+
+  private takeInFlight(head: number): void {
+    if (!Number.isInteger(head) || head < 0 || head >= this.size || this.inFlight[head] === 0) {
+      throw new VirtioError('NOT_IN_FLIGHT', `head ${head} is not in flight`, head);
+    }
+    if (this.order !== undefined) {
+      const expected = this.order[this.orderHead]!;
+      if (expected !== head) {
+        throw new VirtioError(
+          'OUT_OF_ORDER',
+          `VIRTIO_F_IN_ORDER: head ${head} returned before ${expected}`,
+          head,
+        );
+      }
+      this.orderHead = (this.orderHead + 1) & this.mask;
+      this.orderCount--;
+    }
+    this.inFlight[head]!--;
+    this.inFlightTotal--;
+  }
+
+  private reject(code: VirtioErrorCode, message: string, head: number): undefined {
+    this.fail(new VirtioError(code, message, head));
+    return undefined;
+  }
+
+  private guard(body: () => void): void {
+    try {
+      body();
+    } catch (e) {
+      this.memoryFault(e);
+    }
+  }
+
+  private memoryFault(e: unknown): void {
+    if (!(e instanceof GuestMemoryError)) throw e;
+    this.fail(new VirtioError('ADDRESS_OUT_OF_RANGE', e.message));
+  }
+}

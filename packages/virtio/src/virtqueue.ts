@@ -1,0 +1,40 @@
+import type { DescriptorChain } from './chain.js';
+import type { VirtioError } from './errors.js';
+
+/**
+ * The device side of a virtqueue, the same for split (§2.7) and packed (§2.8) rings: what a
+ * device model uses to take buffers from the driver and give them back.
+ *
+ * None of these methods throws on guest-controlled input: a malformed ring or chain sets
+ * {@link Virtqueue.fault}, after which the queue hands out nothing and writes nothing.
+ */
+export interface Virtqueue {
+  /** Queue Size: the number of descriptors. */
+  readonly size: number;
+  /** The guest fault that stopped this queue, if any. */
+  readonly fault: VirtioError | undefined;
+  /** Whether the driver has made a buffer available that has not been popped yet. */
+  hasAvailable(): boolean;
+  /** Takes the next available chain, or `undefined` when there is none or the queue faulted. */
+  pop(): DescriptorChain | undefined;
+  /**
+   * Returns a popped chain to the driver.
+   *
+   * @param head - the chain's `head`
+   * @param len - bytes written into its device-writable buffers
+   */
+  addUsed(head: number, len: number): void;
+  /**
+   * Whether the driver wants a used buffer notification for the buffers returned since the last
+   * call (flag-based or VIRTIO_F_EVENT_IDX suppression). Call once after a batch of `addUsed`.
+   */
+  needsNotification(): boolean;
+  /** Asks the driver not to send available buffer notifications (a hint, §2.7.10). */
+  disableNotification(): void;
+  /**
+   * Asks the driver to send available buffer notifications again.
+   *
+   * @returns whether buffers arrived meanwhile, which the device must then process itself
+   */
+  enableNotification(): boolean;
+}
