@@ -1,2 +1,34 @@
-/** The package version, kept in step with package.json by a test. */
-export const pagingVersion = '0.0.0';
+export {
+  ACCESS_FETCH,
+  ACCESS_IMPLICIT,
+  ACCESS_STACK,
+  ACCESS_USER,
+  ACCESS_WRITE,
+  type AccessKind,
+  type AccessSpec,
+  makeAccess,
+} from './access.js';
+export { PagingError, type PagingErrorCode } from './errors.js';
+export { loadPdptes } from './pdpte.js';
+export { MAX_REFERENCES, REFERENCE_WRITE, WalkOutcome, WalkResult } from './result.js';
+export {
+  SECOND_STAGE_FETCH,
+  SECOND_STAGE_GUEST_EXECUTE_DISABLE,
+  SECOND_STAGE_GUEST_USER_PAGE,
+  SECOND_STAGE_GUEST_WRITABLE,
+  SECOND_STAGE_PAGING_STRUCTURE,
+  SECOND_STAGE_READ,
+  SECOND_STAGE_USER,
+  SECOND_STAGE_WRITE,
+  type SecondStage,
+} from './second-stage.js';
+export {
+  type PagingFeatures,
+  PagingMode,
+  PagingState,
+  type PagingStateInit,
+  RIGHT_USER,
+  RIGHT_WRITABLE,
+  RIGHT_XD,
+} from './state.js';
+export { PageWalker, splitLinear } from './walker.js';

@@ -1,0 +1,67 @@
+// Raw page-table writing for tests: entries are given as 64-bit (or 32-bit) values with the
+// architectural bits spelled out here, independent of src/.
+import { GuestPhysicalMemory } from '@vmkit/memory';
+
+export const P = 1n;
+export const RW = 2n;
+export const US = 4n;
+export const A = 0x20n;
+export const D = 0x40n;
+export const PS = 0x80n;
+export const G = 0x100n;
+export const XD = 1n << 63n;
+
+export function memory(size = 2 ** 32): GuestPhysicalMemory {
+  return new GuestPhysicalMemory({ ram: [{ base: 0, size }] });
+}
+
+/** Writes a 64-bit entry. */
+export function put64(mem: GuestPhysicalMemory, address: number, value: bigint): void {
+  mem.write64(address, value);
+}
+
+/** Writes a 32-bit entry (32-bit paging). */
+export function put32(mem: GuestPhysicalMemory, address: number, value: number): void {
+  mem.write32(address, value >>> 0);
+}
+
+/**
+ * Builds a 4- or 5-level mapping of `linear` to `frame` with the given leaf level and flags,
+ * allocating tables from `next` upwards. Returns the CR3 value and the entry addresses by level.
+ */
+export function map(
+  mem: GuestPhysicalMemory,
+  opts: {
+    levels: 4 | 5;
+    root: number;
+    linear: bigint;
+    frame: bigint;
+    leafLevel?: 1 | 2 | 3;
+    upper?: bigint;
+    leaf?: bigint;
+  },
+): number[] {
+  const leafLevel = opts.leafLevel ?? 1;
+  const upper = opts.upper ?? P | RW | US;
+  const leaf = opts.leaf ?? P | RW | US;
+  let table = opts.root;
+  const levels: number = opts.levels;
+  let nextTable = opts.root + 0x1000;
+  const addresses: number[] = [];
+  for (let level = levels; level >= leafLevel; level--) {
+    const shift = 12n + 9n * BigInt(level - 1);
+    const index = Number((opts.linear >> shift) & 0x1ffn);
+    const at = table + index * 8;
+    addresses[level] = at;
+    if (level === leafLevel) {
+      put64(mem, at, leaf | opts.frame | (level > 1 ? PS : 0n));
+    } else {
+      const existing = mem.read64(at);
+      const child = existing & 1n ? Number(existing & 0x000f_ffff_ffff_f000n) : nextTable;
+      if (!(existing & 1n)) nextTable += 0x1000;
+      put64(mem, at, upper | BigInt(child));
+      table = child;
+    }
+  }
+  return addresses;
+}
