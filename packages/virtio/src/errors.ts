@@ -24,7 +24,11 @@
  * - `MISALIGNED_RING`: a ring part is not aligned as §2.7 requires.
  * - `INVALID_QUEUE_SIZE`: a queue size that is zero, above the device maximum, or (split ring) not
  *   a power of two (§2.7).
- * - `PACKED_BAD_ID`: a packed-ring buffer id >= Queue Size (§2.8).
+ * - `PACKED_BAD_ID`: a packed-ring Buffer ID >= Queue Size, or one already in flight (§2.8).
+ * - `PACKED_INCOMPLETE_CHAIN`: a packed-ring list whose next descriptor is not available
+ *   (§2.8.6: the driver makes the first descriptor available after the rest).
+ * - `BAD_REQUEST`: a device-type request too short for its header or its status/ack byte
+ *   (virtio-blk §5.2.6, virtio-net control queue §5.1.6.5).
  * - `DEVICE_ERROR`: a device model threw while handling a notification.
  *
  * Host misuse (a bug in vmkit code calling the API, thrown):
@@ -52,6 +56,8 @@ export type VirtioErrorCode =
   | 'MISALIGNED_RING'
   | 'INVALID_QUEUE_SIZE'
   | 'PACKED_BAD_ID'
+  | 'PACKED_INCOMPLETE_CHAIN'
+  | 'BAD_REQUEST'
   | 'DEVICE_ERROR'
   | 'INVALID_ARGUMENT'
   | 'NOT_IN_FLIGHT'

@@ -1,3 +1,13 @@
+export { type BlockStore, MemoryBlockStore, SECTOR_SIZE } from './blk/block-store.js';
+export {
+  BLK_ID_BYTES,
+  BlkConfig,
+  BlkFeature,
+  BlkRequestType,
+  BlkStatus,
+  VirtioBlk,
+  type VirtioBlkOptions,
+} from './blk/virtio-blk.js';
 export {
   ChainReader,
   ChainWriter,
@@ -5,6 +15,7 @@ export {
   DescriptorChain,
   type FaultSink,
 } from './chain.js';
+export { ConfigSpace } from './config-space.js';
 export {
   DeviceId,
   DeviceStatus,
@@ -18,8 +29,38 @@ export {
   VIRTQ_DESC_F_WRITE,
   VIRTQ_USED_F_NO_NOTIFY,
 } from './constants.js';
+export {
+  type InterruptReason,
+  ISR_CONFIG,
+  ISR_USED,
+  type QueueArea,
+  type QueueState,
+  VirtioDevice,
+  type VirtioDeviceOptions,
+} from './device.js';
+export type { DeviceContext, VirtioDeviceModel } from './device-model.js';
 export { VirtioError, type VirtioErrorCode } from './errors.js';
 export { needEvent } from './event-idx.js';
+export {
+  MMIO_CONFIG_OFFSET,
+  MMIO_MAGIC,
+  MMIO_VERSION,
+  MmioRegister,
+  type VirtioMmioOptions,
+  VirtioMmioTransport,
+} from './mmio-transport.js';
+export {
+  isValidPackedQueueSize,
+  PACKED_ALIGNMENT,
+  type PackedQueueLayout,
+  packedOffsets,
+  RING_EVENT_FLAGS_DESC,
+  RING_EVENT_FLAGS_DISABLE,
+  RING_EVENT_FLAGS_ENABLE,
+  VIRTQ_DESC_F_AVAIL,
+  VIRTQ_DESC_F_USED,
+} from './packed-layout.js';
+export { PackedVirtqueue } from './packed-queue.js';
 export {
   DESCRIPTOR_SIZE,
   isValidSplitQueueSize,

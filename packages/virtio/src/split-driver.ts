@@ -152,7 +152,13 @@ export class SplitQueueDriver {
       ...readable.map((b) => ({ ...b, flags: 0 })),
       ...writable.map((b) => ({ ...b, flags: VIRTQ_DESC_F_WRITE })),
     ];
-    if (parts.length === 0) throw new VirtioError('INVALID_ARGUMENT', 'a buffer needs a part');
+    if (parts.length === 0 || parts.length > this.size) {
+      // §2.7.5.3.1 / §2.8: a chain has at least one and at most Queue Size descriptors.
+      throw new VirtioError(
+        'INVALID_ARGUMENT',
+        `a buffer has 1..${this.size} parts, not ${parts.length}`,
+      );
+    }
     const needed = indirectTable === undefined ? parts.length : 1;
     if (needed > this.freeCount) {
       throw new VirtioError('QUEUE_FULL', `${needed} descriptors needed, ${this.freeCount} free`);

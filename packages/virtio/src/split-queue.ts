@@ -1,5 +1,6 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import { type Descriptor, DescriptorChain } from './chain.js';
+import { ChainCollector, HIGH_LIMIT } from './chain-rules.js';
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,
@@ -38,8 +39,6 @@ export interface QueueOptions {
 }
 
 const TWO_POW_32 = 2 ** 32;
-/** An address's high dword must be below this for the address to fit 52 bits. */
-const HIGH_LIMIT = 2 ** 20;
 /** `next` is a le16, so an indirect table has at most this many reachable entries. */
 const INDIRECT_REACH = 65536;
 
@@ -334,15 +333,13 @@ export class SplitVirtqueue implements Virtqueue {
       return this.reject('HEAD_OUT_OF_RANGE', `head ${head} >= queue size ${this.size}`, head);
     }
     const mem = this.mem;
-    const out: Descriptor[] = [];
+    const chain = new ChainCollector(this.ram, this.size);
     let table = this.desc;
     let tableLen = this.size;
     let seen = this.seen;
     let stamp = this.nextStamp();
     let index = head;
     let nested = false;
-    let total = 0;
-    let sawWritable = false;
     for (;;) {
       if (seen[index] === stamp) {
         return this.reject('DESCRIPTOR_LOOP', `descriptor ${index} visited twice`, head);
@@ -367,32 +364,9 @@ export class SplitVirtqueue implements Virtqueue {
         index = 0;
         continue;
       }
-      const writable = (flags & VIRTQ_DESC_F_WRITE) !== 0;
-      if (!writable && sawWritable) {
-        return this.reject(
-          'WRITABLE_BEFORE_READABLE',
-          `descriptor ${index} is device-readable after a device-writable one`,
-          head,
-        );
-      }
-      sawWritable ||= writable;
-      const addr = hi * TWO_POW_32 + lo;
-      if (len > 0 && (hi >= HIGH_LIMIT || !this.ram.covers(addr, len))) {
-        return this.reject(
-          'ADDRESS_OUT_OF_RANGE',
-          `buffer [${addr}, +${len}) is outside guest RAM`,
-          head,
-        );
-      }
-      total += len;
-      if (total > TWO_POW_32) {
-        return this.reject('TOTAL_LENGTH_OVERFLOW', `chain longer than 2^32 bytes`, head);
-      }
-      out.push({ addr, len, writable });
-      if (out.length > this.size) {
-        return this.reject('CHAIN_TOO_LONG', `chain longer than queue size ${this.size}`, head);
-      }
-      if ((flags & VIRTQ_DESC_F_NEXT) === 0) return out;
+      const bad = chain.add(lo, hi, len, (flags & VIRTQ_DESC_F_WRITE) !== 0);
+      if (bad !== undefined) return this.reject(bad[0], bad[1], head);
+      if ((flags & VIRTQ_DESC_F_NEXT) === 0) return chain.out;
       index = flagsNext >>> 16;
       if (index >= tableLen) {
         return this.reject('NEXT_OUT_OF_RANGE', `next ${index} >= table length ${tableLen}`, head);

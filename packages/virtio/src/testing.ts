@@ -1,3 +1,6 @@
+export { describeVirtioDevice, type VirtioDeviceFixture } from './conformance.js';
+export { MmioDriver, type QueueAreas } from './mmio-driver.js';
+export { PackedQueueDriver, type RawPackedDescriptor } from './packed-driver.js';
 export {
   type BufferSpec,
   type RawDescriptor,

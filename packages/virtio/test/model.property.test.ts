@@ -1,8 +1,14 @@
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Descriptor, SplitVirtqueue, type VirtioErrorCode } from '../src/index.js';
-import { SplitQueueDriver, writeRaw } from '../src/testing.js';
+import {
+  type Descriptor,
+  PackedVirtqueue,
+  SplitVirtqueue,
+  type VirtioErrorCode,
+  type Virtqueue,
+} from '../src/index.js';
+import { PackedQueueDriver, SplitQueueDriver, writeRaw } from '../src/testing.js';
 import { GuardedMemory } from './guarded-memory.js';
 
 const RAM = 0x10_0000;
@@ -59,83 +65,97 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ kind: 'reclaim' as const }) },
 );
 
-describe('split virtqueue model (driver operations, vm-virtio fuzzing style)', () => {
-  it('delivers every chain exactly as added, and every used buffer back', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(4, 8, 16),
-        fc.boolean(),
-        fc.array(op, { maxLength: 60 }),
-        (size, eventIdx, ops) => {
-          const { mem, mmioCalls } = memory();
-          const layout = SplitQueueDriver.layoutAt(0x1000, size);
-          const driver = new SplitQueueDriver(mem, layout, { eventIdx });
-          const queue = new SplitVirtqueue(mem, layout, { eventIdx, indirect: true });
-          let cursor = DATA;
-          let nextIndirect = 0x4_0000;
-          /** The model: chains added but not yet seen by the device, and those with the device. */
-          const unpublished: { head: number; parts: Descriptor[] }[] = [];
-          const published: { head: number; parts: Descriptor[] }[] = [];
-          const withDevice: { head: number; written: number }[] = [];
-          const usedByDevice: { id: number; len: number }[] = [];
-          for (const o of ops) {
-            if (o.kind === 'add') {
-              if (o.readable.length + o.writable.length === 0) continue;
-              const need = o.indirect ? 1 : o.readable.length + o.writable.length;
-              if (need > driver.freeDescriptors) continue;
-              const spec = (len: number) => {
-                const b = { addr: cursor, len };
-                cursor = DATA + ((cursor - DATA + len + 8) % 0x4_0000);
-                return b;
-              };
-              const r = o.readable.map(spec);
-              const w = o.writable.map(spec);
-              const table = o.indirect ? nextIndirect : undefined;
-              if (o.indirect) nextIndirect = 0x4_0000 + ((nextIndirect + 0x100) % 0x2_0000);
-              const head = driver.add(r, w, table);
-              unpublished.push({
-                head,
-                parts: [
-                  ...r.map((b) => ({ ...b, writable: false })),
-                  ...w.map((b) => ({ ...b, writable: true })),
-                ],
-              });
-            } else if (o.kind === 'kick') {
-              driver.kick();
-              published.push(...unpublished.splice(0));
-            } else if (o.kind === 'serve') {
-              const popped: { head: number; written: number }[] = [];
-              for (let k = 0; k < o.count; k++) {
-                const chain = queue.pop();
-                if (chain === undefined) break;
-                const expected = published.shift();
-                expect(expected).toBeDefined();
-                expect(chain.head).toBe(expected!.head);
-                expect(chain.descriptors).toEqual(expected!.parts);
-                const w = chain.writer();
-                w.write(new Uint8Array(Math.min(chain.writableBytes, 97)).fill(0xab));
-                popped.push({ head: chain.head, written: w.written });
-              }
-              withDevice.push(...popped);
-              const order = o.reverse ? withDevice.splice(0).reverse() : withDevice.splice(0);
-              for (const c of order) {
-                queue.addUsed(c.head, c.written);
-                usedByDevice.push({ id: c.head, len: c.written });
-              }
-              queue.needsNotification();
+describe('virtqueue model (driver operations, vm-virtio fuzzing style)', () => {
+  for (const packed of [false, true]) {
+    it(`delivers every chain exactly as added, and every used buffer back (${packed ? 'packed' : 'split'})`, () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(3, 4, 8, 16),
+          fc.boolean(),
+          fc.array(op, { maxLength: 60 }),
+          (rawSize, eventIdx, ops) => {
+            const { mem, mmioCalls } = memory();
+            const size = packed ? rawSize : rawSize === 3 ? 4 : rawSize;
+            let driver: SplitQueueDriver | PackedQueueDriver;
+            let queue: Virtqueue;
+            if (packed) {
+              const layout = PackedQueueDriver.layoutAt(0x1000, size);
+              driver = new PackedQueueDriver(mem, layout, { eventIdx });
+              queue = new PackedVirtqueue(mem, layout, { eventIdx, indirect: true });
             } else {
-              const got = driver.reclaim();
-              expect(got).toEqual(usedByDevice.splice(0));
+              const layout = SplitQueueDriver.layoutAt(0x1000, size);
+              driver = new SplitQueueDriver(mem, layout, { eventIdx });
+              queue = new SplitVirtqueue(mem, layout, { eventIdx, indirect: true });
             }
-          }
-          expect(queue.fault).toBeUndefined();
-          expect(mem.violations).toEqual([]);
-          expect(mmioCalls()).toBe(0);
-        },
-      ),
-      { numRuns: 150, seed: 0x5eed },
-    );
-  });
+            let cursor = DATA;
+            let nextIndirect = 0x4_0000;
+            /** The model: chains added but not yet seen by the device, and those with the device. */
+            const unpublished: { head: number; parts: Descriptor[] }[] = [];
+            const published: { head: number; parts: Descriptor[] }[] = [];
+            const withDevice: { head: number; written: number }[] = [];
+            const usedByDevice: { id: number; len: number }[] = [];
+            for (const o of ops) {
+              if (o.kind === 'add') {
+                const parts = o.readable.length + o.writable.length;
+                if (parts === 0 || parts > size) continue;
+                const need = o.indirect ? 1 : o.readable.length + o.writable.length;
+                if (need > driver.freeDescriptors) continue;
+                const spec = (len: number) => {
+                  const b = { addr: cursor, len };
+                  cursor = DATA + ((cursor - DATA + len + 8) % 0x4_0000);
+                  return b;
+                };
+                const r = o.readable.map(spec);
+                const w = o.writable.map(spec);
+                const table = o.indirect ? nextIndirect : undefined;
+                if (o.indirect) nextIndirect = 0x4_0000 + ((nextIndirect + 0x100) % 0x2_0000);
+                const head = driver.add(r, w, table);
+                // A packed ring exposes a buffer as soon as its flags are written; a split ring
+                // only when the available idx moves (kick).
+                (packed ? published : unpublished).push({
+                  head,
+                  parts: [
+                    ...r.map((b) => ({ ...b, writable: false })),
+                    ...w.map((b) => ({ ...b, writable: true })),
+                  ],
+                });
+              } else if (o.kind === 'kick') {
+                driver.kick();
+                published.push(...unpublished.splice(0));
+              } else if (o.kind === 'serve') {
+                const popped: { head: number; written: number }[] = [];
+                for (let k = 0; k < o.count; k++) {
+                  const chain = queue.pop();
+                  if (chain === undefined) break;
+                  const expected = published.shift();
+                  expect(expected).toBeDefined();
+                  expect(chain.head).toBe(expected!.head);
+                  expect(chain.descriptors).toEqual(expected!.parts);
+                  const w = chain.writer();
+                  w.write(new Uint8Array(Math.min(chain.writableBytes, 97)).fill(0xab));
+                  popped.push({ head: chain.head, written: w.written });
+                }
+                withDevice.push(...popped);
+                const order = o.reverse ? withDevice.splice(0).reverse() : withDevice.splice(0);
+                for (const c of order) {
+                  queue.addUsed(c.head, c.written);
+                  usedByDevice.push({ id: c.head, len: c.written });
+                }
+                queue.needsNotification();
+              } else {
+                const got = driver.reclaim();
+                expect(got).toEqual(usedByDevice.splice(0));
+              }
+            }
+            expect(queue.fault).toBeUndefined();
+            expect(mem.violations).toEqual([]);
+            expect(mmioCalls()).toBe(0);
+          },
+        ),
+        { numRuns: 100, seed: 0x5eed },
+      );
+    });
+  }
 });
 
 /**

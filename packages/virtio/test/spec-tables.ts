@@ -93,3 +93,21 @@ export const MMIO_REGISTERS = [
   ['ConfigGeneration', 0x0fc, 'R'],
   ['Config', 0x100, 'RW'],
 ] as const;
+
+/** §2.8 Structure Size and Alignment table for Queue Size q. */
+export const PACKED_PARTS = [
+  { part: 'descRing', alignment: 16, size: (q: number) => 16 * q },
+  { part: 'deviceEvent', alignment: 4, size: () => 4 },
+  { part: 'driverEvent', alignment: 4, size: () => 4 },
+] as const;
+
+/** §2.8.12 struct pvirtq_desc: field, offset, width. */
+export const PVIRTQ_DESC = [
+  ['addr', 0, 8],
+  ['len', 8, 4],
+  ['id', 12, 2],
+  ['flags', 14, 2],
+] as const;
+
+/** §2.8.1 and §2.8.10 flag values. */
+export const PACKED_FLAGS = { AVAIL: 0x80, USED: 0x8000, ENABLE: 0, DISABLE: 1, DESC: 2 } as const;

@@ -1,0 +1,1 @@
+export { FileBlockStore } from './blk/file-block-store.js';
