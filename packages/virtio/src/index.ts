@@ -50,6 +50,37 @@ export {
   VirtioMmioTransport,
 } from './mmio-transport.js';
 export {
+  completeChecksum,
+  decodeNetHeader,
+  encodeNetHeader,
+  NET_HDR_SIZE,
+  NetGsoType,
+  NetHdrFlags,
+  type NetHeader,
+  PLAIN_NET_HEADER,
+} from './net/net-header.js';
+export {
+  HostEndpoint,
+  type LinkDirectionStats,
+  type LinkStats,
+  type NetBackend,
+  type NetEndpoint,
+  type NetFrame,
+  NetLink,
+} from './net/net-link.js';
+export {
+  NetConfig,
+  NetFeature,
+  type NetStats,
+  VIRTIO_NET_CTRL_MQ,
+  VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+  VIRTIO_NET_ERR,
+  VIRTIO_NET_OK,
+  VIRTIO_NET_S_LINK_UP,
+  VirtioNet,
+  type VirtioNetOptions,
+} from './net/virtio-net.js';
+export {
   isValidPackedQueueSize,
   PACKED_ALIGNMENT,
   type PackedQueueLayout,

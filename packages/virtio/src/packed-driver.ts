@@ -55,6 +55,8 @@ export class PackedQueueDriver {
   /** Ring slots each outstanding Buffer ID took. */
   private readonly sgs = new Map<number, number>();
   private readonly outstanding: number[] = [];
+  /** Total device-writable bytes of each outstanding Buffer ID. */
+  private readonly writableBytes = new Map<number, number>();
   private availLinear = 0;
   private kickedLinear = 0;
 
@@ -160,6 +162,10 @@ export class PackedQueueDriver {
     this.mem.write16(this.layout.descRing + 16 * first + 14, firstFlags);
     this.freeSlots -= entries.length;
     this.sgs.set(id, entries.length);
+    this.writableBytes.set(
+      id,
+      writable.reduce((n, b) => n + b.len, 0),
+    );
     this.outstanding.push(id);
     this.availLinear = (this.availLinear + entries.length) & 0xffff;
     return id;
@@ -220,7 +226,9 @@ export class PackedQueueDriver {
           this.nextUsed -= this.size;
           this.usedWrap ^= 1;
         }
-        out.push({ id: done, len: done === id ? len : 0 });
+        // §2.8.8: skipped buffers count as completely used.
+        out.push({ id: done, len: done === id ? len : this.writableBytes.get(done)! });
+        this.writableBytes.delete(done);
       }
     }
   }

@@ -35,7 +35,10 @@ export interface RawDescriptor {
 export interface UsedBuffer {
   /** The head index the buffer was added under. */
   readonly id: number;
-  /** Bytes the device wrote; 0 for buffers covered by a later IN_ORDER batch entry. */
+  /**
+   * Bytes the device wrote. A buffer covered by a later IN_ORDER batch entry counts as completely
+   * used (§2.7.9, §2.8.8): its length is all of its device-writable bytes.
+   */
   readonly len: number;
 }
 
@@ -68,6 +71,8 @@ export class SplitQueueDriver {
   private freeCount: number;
   /** Descriptors each outstanding head occupies. */
   private readonly chains = new Map<number, number[]>();
+  /** Total device-writable bytes of each outstanding head. */
+  private readonly writableBytes = new Map<number, number>();
   /** Heads in the order they were added, for IN_ORDER reclaim. */
   private readonly outstanding: number[] = [];
   private availIdx = 0;
@@ -200,6 +205,10 @@ export class SplitQueueDriver {
     }
     const head = used[0]!;
     this.chains.set(head, used);
+    this.writableBytes.set(
+      head,
+      writable.reduce((n, b) => n + b.len, 0),
+    );
     this.outstanding.push(head);
     this.pushHead(head);
     return head;
@@ -246,8 +255,9 @@ export class SplitQueueDriver {
 
   /**
    * Takes back every buffer the device has used (§2.7.14) and frees its descriptors. With
-   * VIRTIO_F_IN_ORDER one used element may stand for a batch (§2.7.9): every outstanding buffer
-   * up to and including its id is returned.
+   * VIRTIO_F_IN_ORDER one used element may stand for a batch (§2.7.9): the driver reads the
+   * element before used `idx` and returns every outstanding buffer up to and including its id,
+   * the ones before it as completely used.
    *
    * @returns the used buffers, in the order the device returned them
    */
@@ -265,7 +275,8 @@ export class SplitQueueDriver {
         const id = this.outstanding.shift();
         if (id === undefined)
           throw new VirtioError('INVALID_STATE', 'device used too many buffers');
-        out.push({ id, len: k === count - 1 ? lastLen : 0 });
+        // §2.7.9: buffers skipped by a batch count as completely used.
+        out.push({ id, len: k === count - 1 ? lastLen : this.writableBytes.get(id)! });
         this.release(id);
       }
       if (out[out.length - 1]!.id !== lastId) {
@@ -326,6 +337,7 @@ export class SplitQueueDriver {
   private release(head: number): void {
     const descs = this.chains.get(head)!;
     this.chains.delete(head);
+    this.writableBytes.delete(head);
     for (const d of descs) {
       this.free[(this.freeHead + this.freeCount) % this.size] = d;
       this.freeCount++;

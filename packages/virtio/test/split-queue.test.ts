@@ -170,8 +170,8 @@ describe('SplitVirtqueue device side', () => {
     queue.addUsedBatch(3, 4);
     expect(queue.nextUsed).toBe(3);
     expect(driver.reclaim()).toEqual([
-      { id: 0, len: 0 },
-      { id: 2, len: 0 },
+      { id: 0, len: 4 }, // skipped by the batch: completely used (§2.7.9)
+      { id: 2, len: 4 },
       { id: 4, len: 4 },
     ]);
   });
