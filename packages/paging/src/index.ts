@@ -9,7 +9,9 @@ export {
   makeAccess,
 } from './access.js';
 export { PagingError, type PagingErrorCode } from './errors.js';
+export { Mmu, type MmuOptions } from './mmu.js';
 export { loadPdptes } from './pdpte.js';
+export { PagingStructureCaches, type PscConfig } from './psc.js';
 export { MAX_REFERENCES, REFERENCE_WRITE, WalkOutcome, WalkResult } from './result.js';
 export {
   SECOND_STAGE_FETCH,
@@ -31,4 +33,7 @@ export {
   RIGHT_WRITABLE,
   RIGHT_XD,
 } from './state.js';
+export { TranslationStats } from './stats.js';
+export { TLB_ATTR, Tlb, type TlbConfig } from './tlb.js';
+export { type CacheGeometry, type Replacement, TranslationCache } from './translation-cache.js';
 export { PageWalker, splitLinear } from './walker.js';

@@ -64,7 +64,7 @@ function checkU32(name: string, value: number): number {
  * control registers.
  *
  * This class holds state only: MOV CR3/CR4 invalidation semantics and PDPTE loading live in
- * `Mmu` and {@link loadPdptes}.
+ * {@link Mmu} and {@link loadPdptes}.
  *
  * @example
  * ```ts
@@ -147,6 +147,7 @@ export class PagingState {
     this.pkru = checkU32('PKRU', init.pkru ?? 0);
     this.pkrs = checkU32('IA32_PKRS', init.pkrs ?? 0);
     this.setCr3(init.cr3 ?? 0n);
+    this.derive();
   }
 
   /** Sets CR0 and recomputes the derived state. @param value - CR0 bits 31:0 */
@@ -194,7 +195,8 @@ export class PagingState {
   setCr3Halves(hi: number, lo: number): void {
     this.cr3Hi = checkU32('CR3 high half', hi) & 0x7fff_ffff;
     this.cr3Lo = checkU32('CR3 low half', lo);
-    this.derive();
+    // Only the PCID depends on CR3; the mode and the tables do not (SDM Vol. 3A §4.10.1).
+    this.pcid = (this.cr4 & CR4.PCIDE) !== 0 ? this.cr3Lo & 0xfff : 0;
   }
 
   /** The CR3 value as a bigint. @returns CR3 */

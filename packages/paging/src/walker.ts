@@ -1,7 +1,8 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
-import { CR0, CR4, PFEC, PTE } from '@vmkit/x86';
+import { CR4, PFEC, PTE } from '@vmkit/x86';
 import { ACCESS_FETCH, ACCESS_STACK, ACCESS_USER, ACCESS_WRITE } from './access.js';
 import { PagingError } from './errors.js';
+import { protectionKeyFault } from './protection-keys.js';
 import { REFERENCE_WRITE, WalkOutcome, WalkResult } from './result.js';
 import {
   SECOND_STAGE_FETCH,
@@ -17,13 +18,11 @@ import {
 import { PagingMode, type PagingState, permissionIndex, RIGHT_USER, RIGHT_XD } from './state.js';
 
 const U32 = 0x1_0000_0000;
-const PK_RIGHTS_AD = 1;
-const PK_RIGHTS_WD = 2;
 
 /**
  * The page walker: translates a linear address by reading the paging structures in guest
  * memory exactly as SDM Vol. 3A chapter 4 describes, for 32-bit, PAE, 4-level and 5-level
- * paging. It caches nothing (see `Mmu` for the TLB and paging-structure caches).
+ * paging. It caches nothing (see {@link Mmu} for the TLB and paging-structure caches).
  *
  * The hot-path entry point {@link PageWalker.walk} takes the linear address as two uint32
  * halves and returns a {@link WalkOutcome}; the details are in {@link PageWalker.result},
@@ -342,26 +341,8 @@ export class PageWalker {
     const rights = ((accLo >>> 1) & 3) | ((accHi >>> 29) & RIGHT_XD);
     let errorCode = state.permission[(permissionIndex(access) << 3) | rights]!;
     const key = protectionKeys ? (leafHi >>> 27) & 0xf : 0;
-    // SDM Vol. 3A §4.6.2: protection keys apply to data accesses with IA-32e paging; PKRU
-    // governs user-mode addresses when CR4.PKE = 1, IA32_PKRS supervisor-mode addresses when
-    // CR4.PKS = 1. WD stops user-mode writes, and supervisor-mode writes only if CR0.WP = 1.
-    // §4.7: the PK error-code bit is set whenever these conditions hold.
-    if (protectionKeys && (access & ACCESS_FETCH) === 0) {
-      const cr4 = state.cr4;
-      let pk = 0;
-      if ((rights & RIGHT_USER) !== 0) {
-        if ((cr4 & CR4.PKE) !== 0) pk = (state.pkru >>> (key * 2)) & 3;
-      } else if ((cr4 & CR4.PKS) !== 0) {
-        pk = (state.pkrs >>> (key * 2)) & 3;
-      }
-      if (
-        (pk & PK_RIGHTS_AD) !== 0 ||
-        ((pk & PK_RIGHTS_WD) !== 0 &&
-          (access & ACCESS_WRITE) !== 0 &&
-          ((access & ACCESS_USER) !== 0 || (state.cr0 & CR0.WP) !== 0))
-      ) {
-        errorCode |= PFEC.P | PFEC.PK | (access & (ACCESS_WRITE | ACCESS_USER));
-      }
+    if (protectionKeys && protectionKeyFault(state, rights, key, access)) {
+      errorCode |= PFEC.P | PFEC.PK | (access & (ACCESS_WRITE | ACCESS_USER));
     }
     if (errorCode !== 0) {
       r.outcome = WalkOutcome.PAGE_FAULT;
@@ -388,8 +369,13 @@ export class PageWalker {
     return this.updateAccessedDirty(startLevel, leafLevel, access, accLo);
   }
 
-  /** The second stage of the final address (SDM Vol. 3C §29.3.3). */
-  private finalAccess(physical: number, access: number, rights: number): number {
+  /**
+   * The second stage of the final address (SDM Vol. 3C §29.3.3); sets `hostPhysical` and the
+   * outcome. Used by the MMU on TLB hits.
+   *
+   * @internal
+   */
+  finalAccess(physical: number, access: number, rights: number): number {
     const r = this.result;
     const ss = this.secondStage;
     let at = physical;

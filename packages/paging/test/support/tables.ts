@@ -25,6 +25,9 @@ export function put32(mem: GuestPhysicalMemory, address: number, value: number):
   mem.write32(address, value >>> 0);
 }
 
+/** Next free page for new tables, per memory, so that mappings never share a fresh table. */
+const nextFree = new WeakMap<GuestPhysicalMemory, number>();
+
 /**
  * Builds a 4- or 5-level mapping of `linear` to `frame` with the given leaf level and flags,
  * allocating tables from `next` upwards. Returns the CR3 value and the entry addresses by level.
@@ -46,7 +49,7 @@ export function map(
   const leaf = opts.leaf ?? P | RW | US;
   let table = opts.root;
   const levels: number = opts.levels;
-  let nextTable = opts.root + 0x1000;
+  let nextTable = nextFree.get(mem) ?? opts.root + 0x1000;
   const addresses: number[] = [];
   for (let level = levels; level >= leafLevel; level--) {
     const shift = 12n + 9n * BigInt(level - 1);
@@ -57,11 +60,14 @@ export function map(
       put64(mem, at, leaf | opts.frame | (level > 1 ? PS : 0n));
     } else {
       const existing = mem.read64(at);
-      const child = existing & 1n ? Number(existing & 0x000f_ffff_ffff_f000n) : nextTable;
-      if (!(existing & 1n)) nextTable += 0x1000;
+      // Reuse a present entry's table, unless it maps a page (PS at the PDE or PDPTE level).
+      const reuse = (existing & 1n) !== 0n && !((level === 2 || level === 3) && existing & PS);
+      const child = reuse ? Number(existing & 0x000f_ffff_ffff_f000n) : nextTable;
+      if (!reuse) nextTable += 0x1000;
       put64(mem, at, upper | BigInt(child));
       table = child;
     }
   }
+  nextFree.set(mem, nextTable);
   return addresses;
 }
