@@ -93,6 +93,17 @@ export {
 } from './packed-layout.js';
 export { PackedVirtqueue } from './packed-queue.js';
 export {
+  CommonCfg,
+  PCI_CAP_ID_VNDR,
+  VIRTIO_MSI_NO_VECTOR,
+  VIRTIO_PCI_DEVICE_ID_BASE,
+  VIRTIO_PCI_VENDOR_ID,
+  VirtioPciCapType,
+  VirtioPciLayout,
+  type VirtioPciOptions,
+  VirtioPciTransport,
+} from './pci-transport.js';
+export {
   DESCRIPTOR_SIZE,
   isValidSplitQueueSize,
   SPLIT_ALIGNMENT,
