@@ -1,12 +1,3 @@
-import { cpuVersion } from '@vmkit/cpu';
-import { emit, opsPerSecond } from '@vmkit/test-kit';
+import { representationBenches } from './representation.js';
 
-let sink = 0;
-emit({
-  metric: 'cpu.example',
-  value: opsPerSecond(() => {
-    sink += cpuVersion.length;
-  }, 1),
-  unit: 'ops/s',
-});
-if (sink < 0) console.log(sink);
+representationBenches();

@@ -1,2 +1,6 @@
-/** The package version, kept in step with package.json by a test. */
-export const cpuVersion = '0.0.0';
+export { Cpu, type CpuOptions, GPR_NAMES, type GprName, type StopReason } from './cpu.js';
+export { decode, type FetchByte, MAX_INSTRUCTION_LENGTH } from './decoder/decode.js';
+export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './decoder/instr.js';
+export { CpuError, type CpuErrorCode } from './errors.js';
+export { CpuFault } from './fault.js';
+export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';

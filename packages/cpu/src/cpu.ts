@@ -1,0 +1,348 @@
+import { RFLAGS, Vector } from '@vmkit/x86';
+import { decode } from './decoder/decode.js';
+import type { Instr } from './decoder/instr.js';
+import { CpuError } from './errors.js';
+import { canonical } from './exec/operands.js';
+import { CpuFault } from './fault.js';
+import type { CpuMemory, Privilege } from './memory.js';
+
+/** The 16 general-purpose registers in encoding order (SDM Vol. 2 Table 2-2, with REX). */
+export const GPR_NAMES = [
+  'rax',
+  'rcx',
+  'rdx',
+  'rbx',
+  'rsp',
+  'rbp',
+  'rsi',
+  'rdi',
+  'r8',
+  'r9',
+  'r10',
+  'r11',
+  'r12',
+  'r13',
+  'r14',
+  'r15',
+] as const;
+
+/** A general-purpose register name. */
+export type GprName = (typeof GPR_NAMES)[number];
+
+/**
+ * Why {@link Cpu.run} returned.
+ *
+ * - `hlt`: HLT executed (at CPL 0); RIP points after it.
+ * - `exception`: the instruction at RIP raised an exception (fault: RIP and state as before
+ *   the instruction, except completed iterations of a REP string instruction). Delivery
+ *   through the IDT is the VMM's (or a later CPU layer's) business.
+ * - `budget`: the instruction budget ran out.
+ */
+export type StopReason =
+  | {
+      /** HLT executed. */
+      readonly kind: 'hlt';
+    }
+  | {
+      /** An exception was raised by the instruction at RIP. */
+      readonly kind: 'exception';
+      /** The exception vector (SDM Vol. 3A Table 6-1). */
+      readonly vector: number;
+      /** The error code, for exceptions that push one. */
+      readonly errorCode: number | undefined;
+      /** For #PF, the faulting linear address (what CR2 would receive). */
+      readonly address: number | undefined;
+    }
+  | {
+      /** The instruction budget ran out. */
+      readonly kind: 'budget';
+    };
+
+/** Options for {@link Cpu}. */
+export interface CpuOptions {
+  /** The linear memory the CPU executes in. */
+  readonly memory: CpuMemory;
+  /** Current privilege level (0 or 3); default 0. */
+  readonly cpl?: Privilege;
+  /** Decoded instructions kept (keyed by linear address); default 16384, 0 disables the cache. */
+  readonly decodeCacheSize?: number;
+}
+
+const PAGE = 4096;
+const RFLAGS_WRITABLE =
+  RFLAGS.CF |
+  RFLAGS.PF |
+  RFLAGS.AF |
+  RFLAGS.ZF |
+  RFLAGS.SF |
+  RFLAGS.TF |
+  RFLAGS.IF |
+  RFLAGS.DF |
+  RFLAGS.OF |
+  RFLAGS.IOPL |
+  RFLAGS.NT |
+  RFLAGS.RF |
+  RFLAGS.AC |
+  RFLAGS.ID;
+
+/**
+ * An x86-64 CPU (64-bit mode, flat segments, CPL 0 or 3) that interprets instructions from a
+ * {@link CpuMemory}.
+ *
+ * Registers are kept as 32-bit halves in two `Uint32Array`s (`lo`, `hi`), RFLAGS as a number
+ * computed eagerly by every instruction, and RIP as a canonical linear address in a number;
+ * the package README has the measurements behind these choices. The accessors taking and
+ * returning bigints are for the host; the interpreter never allocates a bigint except in
+ * 64-bit multiply and divide.
+ *
+ * @example
+ * ```ts
+ * const cpu = new Cpu({ memory: new FlatMemory(mem) });
+ * cpu.rip = 0x1000n;
+ * const stop = cpu.run(1000);
+ * ```
+ */
+export class Cpu {
+  /** Low 32 bits of each general-purpose register (interpreter state; prefer getReg). */
+  readonly lo = new Uint32Array(16);
+  /** High 32 bits of each general-purpose register (interpreter state; prefer getReg). */
+  readonly hi = new Uint32Array(16);
+  /** Current RFLAGS (bits 31:0; the upper half is reserved and zero). */
+  flags: number = RFLAGS.FIXED1;
+  /** FS base, low half. */
+  fsBaseLo = 0;
+  /** FS base, high half. */
+  fsBaseHi = 0;
+  /** GS base, low half. */
+  gsBaseLo = 0;
+  /** GS base, high half. */
+  gsBaseHi = 0;
+  /** Current privilege level. */
+  cpl: Privilege;
+  /** The memory the CPU executes in. */
+  readonly memory: CpuMemory;
+  /** Instructions retired since construction (each REP iteration counts as one). */
+  instructions = 0;
+
+  /** Interpreter scratch: high half of the last 64-bit operand read. */
+  xhi = 0;
+  /** Interpreter scratch: high half of the last 64-bit ALU result. */
+  rhi = 0;
+  /** Interpreter scratch: RIP of the next instruction, set before each instruction runs. */
+  nextRip = 0;
+  /** Interpreter scratch: instructions left in the current run's budget. */
+  remaining = 0;
+  /** Interpreter scratch: RFLAGS to restore if the current instruction faults. */
+  committedFlags = 0;
+  /** Interpreter scratch: a stop requested by the instruction that just ran. */
+  pendingStop: StopReason | undefined = undefined;
+
+  /**
+   * Interpreter state: for each 4 KiB page holding cached decoded instructions, the linear
+   * addresses of those instructions. A store into such a page drops them (self-modifying code).
+   */
+  readonly codePages = new Map<number, number[]>();
+
+  private ripValue = 0;
+  private readonly cache: Map<number, Instr> | undefined;
+  private readonly cacheSize: number;
+
+  /** @param options - the memory, the privilege level and cache size */
+  constructor(options: CpuOptions) {
+    this.memory = options.memory;
+    this.cpl = options.cpl ?? 0;
+    this.cacheSize = options.decodeCacheSize ?? 16384;
+    this.cache = this.cacheSize > 0 ? new Map() : undefined;
+  }
+
+  /** RIP as a signed canonical linear address (interpreter view). */
+  get ripLinear(): number {
+    return this.ripValue;
+  }
+
+  /** RIP as an unsigned 64-bit value; setting a non-canonical value throws {@link CpuError}. */
+  get rip(): bigint {
+    return BigInt.asUintN(64, BigInt(this.ripValue));
+  }
+  /** Sets RIP; a non-canonical value throws {@link CpuError} `INVALID_VALUE`. */
+  set rip(value: bigint) {
+    this.ripValue = toLinear(value, 'RIP');
+  }
+
+  /** RFLAGS as a 64-bit value. */
+  get rflags(): bigint {
+    return BigInt(this.flags >>> 0);
+  }
+  /** Sets RFLAGS; reserved bits are forced to their fixed values (bit 1 set, others clear). */
+  set rflags(value: bigint) {
+    this.flags = (Number(BigInt.asUintN(32, value)) & RFLAGS_WRITABLE) | RFLAGS.FIXED1;
+  }
+
+  /** The FS segment base (SDM Vol. 3A §3.4.4), a canonical address. */
+  get fsBase(): bigint {
+    return join(this.fsBaseHi, this.fsBaseLo);
+  }
+  /** Sets the FS base; a non-canonical value throws {@link CpuError}. */
+  set fsBase(value: bigint) {
+    toLinear(value, 'FS base');
+    this.fsBaseLo = Number(value & 0xffffffffn);
+    this.fsBaseHi = Number((value >> 32n) & 0xffffffffn);
+  }
+
+  /** The GS segment base (SDM Vol. 3A §3.4.4), a canonical address. */
+  get gsBase(): bigint {
+    return join(this.gsBaseHi, this.gsBaseLo);
+  }
+  /** Sets the GS base; a non-canonical value throws {@link CpuError}. */
+  set gsBase(value: bigint) {
+    toLinear(value, 'GS base');
+    this.gsBaseLo = Number(value & 0xffffffffn);
+    this.gsBaseHi = Number((value >> 32n) & 0xffffffffn);
+  }
+
+  /**
+   * Reads a general-purpose register.
+   *
+   * @param name - the register
+   * @returns its 64-bit value
+   */
+  getReg(name: GprName): bigint {
+    const r = gprIndex(name);
+    return join(this.hi[r]!, this.lo[r]!);
+  }
+
+  /**
+   * Writes a general-purpose register.
+   *
+   * @param name - the register
+   * @param value - a value in [0, 2^64) (negative values are taken modulo 2^64)
+   */
+  setReg(name: GprName, value: bigint): void {
+    const r = gprIndex(name);
+    const v = BigInt.asUintN(64, value);
+    this.lo[r] = Number(v & 0xffffffffn);
+    this.hi[r] = Number(v >> 32n);
+  }
+
+  /** Interpreter use: sets RIP from a canonical linear address. */
+  setRipLinear(linear: number): void {
+    this.ripValue = linear;
+  }
+
+  /**
+   * Forgets decoded instructions overlapping `[linear, linear + length)`, so that code written
+   * by the host or by a device is decoded afresh. Stores by the guest itself are tracked by the
+   * CPU and need no call.
+   *
+   * @param linear - first linear address written
+   * @param length - bytes written
+   */
+  invalidateCode(linear: number, length: number): void {
+    const first = Math.floor(linear / PAGE);
+    const last = Math.floor((linear + Math.max(length, 1) - 1) / PAGE);
+    for (let page = first; page <= last; page++) this.invalidatePage(page);
+  }
+
+  /** Interpreter use: drops every cached instruction that has a byte in linear page `page`. */
+  invalidatePage(page: number): void {
+    const keys = this.codePages.get(page);
+    if (keys === undefined) return;
+    this.codePages.delete(page);
+    for (const key of keys) this.cache?.delete(key);
+  }
+
+  /**
+   * Runs until `budget` instructions have retired or something stops the CPU.
+   *
+   * @param budget - the most instructions to retire (each REP iteration counts as one)
+   * @returns why the CPU stopped
+   */
+  run(budget: number): StopReason {
+    if (!Number.isSafeInteger(budget) || budget < 0) {
+      throw new CpuError('INVALID_VALUE', `budget must be a non-negative integer, got ${budget}`);
+    }
+    this.remaining = budget;
+    const start = budget;
+    try {
+      while (this.remaining > 0) {
+        const ins = this.fetchDecode();
+        this.nextRip = this.ripValue + ins.length;
+        this.committedFlags = this.flags;
+        ins.exec(this, ins);
+        this.ripValue = this.nextRip;
+        this.remaining--;
+        if (this.pendingStop !== undefined) {
+          const stop = this.pendingStop;
+          this.pendingStop = undefined;
+          return stop;
+        }
+      }
+      return { kind: 'budget' };
+    } catch (e) {
+      if (!(e instanceof CpuFault)) throw e;
+      // A fault leaves the instruction's architectural effects undone (SDM Vol. 3A §6.5:
+      // faults report the state before the instruction); handlers write registers only after
+      // their last memory access, and RFLAGS is restored here.
+      this.flags = this.committedFlags;
+      return {
+        kind: 'exception',
+        vector: e.vector,
+        errorCode: e.errorCode,
+        address: e.address,
+      };
+    } finally {
+      this.instructions += start - this.remaining;
+    }
+  }
+
+  private fetchDecode(): Instr {
+    const rip = this.ripValue;
+    const cache = this.cache;
+    if (cache !== undefined) {
+      const hit = cache.get(rip);
+      if (hit !== undefined) return hit;
+    }
+    const mem = this.memory;
+    const cpl = this.cpl;
+    const ins = decode((i) => {
+      const la = rip + i;
+      // Fetching past the top of the canonical lower half is a #GP (SDM Vol. 1 §3.3.7.1).
+      if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
+      return mem.fetch8(la, cpl);
+    });
+    if (cache !== undefined) {
+      if (cache.size >= this.cacheSize) {
+        cache.clear();
+        this.codePages.clear();
+      }
+      cache.set(rip, ins);
+      const first = Math.floor(rip / PAGE);
+      const last = Math.floor((rip + ins.length - 1) / PAGE);
+      for (let page = first; page <= last; page++) {
+        const keys = this.codePages.get(page);
+        if (keys === undefined) this.codePages.set(page, [rip]);
+        else keys.push(rip);
+      }
+    }
+    return ins;
+  }
+}
+
+function join(hi: number, lo: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+function gprIndex(name: GprName): number {
+  const r = GPR_NAMES.indexOf(name);
+  if (r < 0) throw new CpuError('INVALID_REGISTER', `no register named ${String(name)}`);
+  return r;
+}
+
+function toLinear(value: bigint, what: string): number {
+  const v = BigInt.asUintN(64, value);
+  try {
+    return canonical(Number(v >> 32n), Number(v & 0xffffffffn), false);
+  } catch {
+    throw new CpuError('INVALID_VALUE', `${what} 0x${v.toString(16)} is not canonical`);
+  }
+}

@@ -1,0 +1,132 @@
+import type { GuestMemory } from '@vmkit/memory';
+import { PFEC, Vector } from '@vmkit/x86';
+import { CpuFault } from './fault.js';
+
+/**
+ * Whether an access is made by supervisor (CPL 0) or user (CPL 3) code; paging checks U/S
+ * with it (SDM Vol. 3A §4.6).
+ */
+export type Privilege = 0 | 3;
+
+/**
+ * The linear-memory seam the CPU reads and writes through: the consumer-side interface that a
+ * flat identity map implements today and the paging MMU implements later.
+ *
+ * Linear addresses are canonical 64-bit addresses held as signed JavaScript numbers
+ * (sign-extended from bit 47, so `[-2^47, 2^47)`, all exact); the CPU checks canonicality
+ * before it calls the seam. A failed translation throws a {@link CpuFault} (#PF with its
+ * error code and address), which the CPU reports as the instruction's exception. Accesses
+ * may cross page boundaries; the implementation handles them.
+ */
+export interface CpuMemory {
+  /** Reads one byte of data. */
+  read8(linear: number, cpl: Privilege): number;
+  /** Reads a 16-bit little-endian value. */
+  read16(linear: number, cpl: Privilege): number;
+  /** Reads an unsigned 32-bit little-endian value. */
+  read32(linear: number, cpl: Privilege): number;
+  /** Writes one byte. */
+  write8(linear: number, value: number, cpl: Privilege): void;
+  /** Writes a 16-bit little-endian value. */
+  write16(linear: number, value: number, cpl: Privilege): void;
+  /** Writes a 32-bit little-endian value. */
+  write32(linear: number, value: number, cpl: Privilege): void;
+  /**
+   * Writes a 64-bit value as two little-endian halves. Either both halves are written or,
+   * when any byte faults, neither is.
+   */
+  write64(linear: number, lo: number, hi: number, cpl: Privilege): void;
+  /** Fetches one instruction byte (an instruction-fetch access for paging). */
+  fetch8(linear: number, cpl: Privilege): number;
+}
+
+/**
+ * A flat identity map from linear to guest-physical addresses over a `GuestMemory` (from `@vmkit/memory`): the
+ * CPU's memory before paging is plugged in. It behaves as an identity-mapped 4-level page
+ * table that maps exactly the guest's memory as present, writable, user and executable:
+ * an access to an address outside it raises #PF with the not-present error code (SDM Vol. 3A
+ * §4.7), never a host exception.
+ *
+ * @example
+ * ```ts
+ * const flat = new FlatMemory(new GuestPhysicalMemory({ ram: [{ base: 0, size: 0x10000 }] }));
+ * flat.write32(0x100, 0xdeadbeef, 0);
+ * flat.read32(0x100, 0); // 0xdeadbeef
+ * ```
+ */
+export class FlatMemory implements CpuMemory {
+  private readonly mem: GuestMemory;
+
+  /** @param memory - the guest-physical memory to map one to one */
+  constructor(memory: GuestMemory) {
+    this.mem = memory;
+  }
+
+  private fault(linear: number, cpl: Privilege, flags: number): CpuFault {
+    return new CpuFault(Vector.PF, flags | (cpl === 3 ? PFEC.US : 0), linear);
+  }
+
+  private byte(linear: number, cpl: Privilege, flags: number): number {
+    if (linear < 0 || !this.mem.contains(linear, 1)) throw this.fault(linear, cpl, flags);
+    return this.mem.read8(linear);
+  }
+
+  // An access that leaves the mapped memory part-way is split into bytes, so the fault
+  // names the first unmapped byte (CR2, SDM Vol. 3A §4.7) and a write faults before it stores
+  // anything (an instruction's memory writes either all happen or none does).
+  private slowRead(linear: number, size: number, cpl: Privilege): number {
+    let value = 0;
+    for (let k = 0; k < size; k++) value += this.byte(linear + k, cpl, 0) * 2 ** (8 * k);
+    return value;
+  }
+
+  private slowWrite(linear: number, size: number, value: number, cpl: Privilege): void {
+    for (let k = 0; k < size; k++) this.byte(linear + k, cpl, PFEC.WR);
+    for (let k = 0; k < size; k++) this.mem.write8(linear + k, (value >>> (8 * k)) & 0xff);
+  }
+
+  /** {@inheritDoc CpuMemory.read8} */
+  read8(linear: number, cpl: Privilege): number {
+    return this.byte(linear, cpl, 0);
+  }
+  /** {@inheritDoc CpuMemory.read16} */
+  read16(linear: number, cpl: Privilege): number {
+    if (linear >= 0 && this.mem.contains(linear, 2)) return this.mem.read16(linear);
+    return this.slowRead(linear, 2, cpl);
+  }
+  /** {@inheritDoc CpuMemory.read32} */
+  read32(linear: number, cpl: Privilege): number {
+    if (linear >= 0 && this.mem.contains(linear, 4)) return this.mem.read32(linear);
+    return this.slowRead(linear, 4, cpl);
+  }
+  /** {@inheritDoc CpuMemory.write8} */
+  write8(linear: number, value: number, cpl: Privilege): void {
+    if (linear < 0 || !this.mem.contains(linear, 1)) throw this.fault(linear, cpl, PFEC.WR);
+    this.mem.write8(linear, value);
+  }
+  /** {@inheritDoc CpuMemory.write16} */
+  write16(linear: number, value: number, cpl: Privilege): void {
+    if (linear >= 0 && this.mem.contains(linear, 2)) this.mem.write16(linear, value);
+    else this.slowWrite(linear, 2, value, cpl);
+  }
+  /** {@inheritDoc CpuMemory.write32} */
+  write32(linear: number, value: number, cpl: Privilege): void {
+    if (linear >= 0 && this.mem.contains(linear, 4)) this.mem.write32(linear, value);
+    else this.slowWrite(linear, 4, value, cpl);
+  }
+  /** {@inheritDoc CpuMemory.write64} */
+  write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
+    if (linear >= 0 && this.mem.contains(linear, 8)) {
+      this.mem.write32(linear, lo);
+      this.mem.write32(linear + 4, hi);
+    } else {
+      for (let k = 0; k < 8; k++) this.byte(linear + k, cpl, PFEC.WR);
+      this.slowWrite(linear, 4, lo, cpl);
+      this.slowWrite(linear + 4, 4, hi, cpl);
+    }
+  }
+  /** {@inheritDoc CpuMemory.fetch8} */
+  fetch8(linear: number, cpl: Privilege): number {
+    return this.byte(linear, cpl, PFEC.ID);
+  }
+}

@@ -1,0 +1,169 @@
+import { Vector } from '@vmkit/x86';
+import { describe, expect, it } from 'vitest';
+import { CpuError } from '../src/index.js';
+import { machine } from './support/machine.js';
+
+describe('run loop', () => {
+  it('stops at HLT with RIP after it and counts instructions', () => {
+    // mov eax, 5; add eax, 7; hlt
+    const { cpu } = machine([0xb8, 5, 0, 0, 0, 0x83, 0xc0, 7, 0xf4]);
+    expect(cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rax')).toBe(12n);
+    expect(cpu.rip).toBe(0x1009n);
+    expect(cpu.instructions).toBe(3);
+  });
+
+  it('stops when the budget is spent, deterministically', () => {
+    // loop: inc rcx; jmp loop
+    const { cpu } = machine([0x48, 0xff, 0xc1, 0xeb, 0xfb]);
+    expect(cpu.run(1001)).toEqual({ kind: 'budget' });
+    expect(cpu.getReg('rcx')).toBe(501n);
+    expect(cpu.instructions).toBe(1001);
+  });
+
+  it('reports #UD for UD2 and for unimplemented opcodes, with RIP at the instruction', () => {
+    const { cpu } = machine([0x90, 0x0f, 0x0b]);
+    expect(cpu.run(10)).toMatchObject({ kind: 'exception', vector: Vector.UD });
+    expect(cpu.rip).toBe(0x1001n);
+    const m2 = machine([0x0f, 0xa2]); // CPUID: not in this session's scope
+    expect(m2.cpu.run(10)).toMatchObject({ kind: 'exception', vector: Vector.UD });
+  });
+
+  it('raises #GP(0) for an instruction longer than 15 bytes', () => {
+    const { cpu } = machine([...new Array(15).fill(0x66), 0x90]);
+    expect(cpu.run(1)).toEqual({
+      kind: 'exception',
+      vector: Vector.GP,
+      errorCode: 0,
+      address: undefined,
+    });
+    const ok = machine([...new Array(14).fill(0x2e), 0x90]);
+    expect(ok.cpu.run(1)).toEqual({ kind: 'budget' });
+  });
+
+  it('raises #PF for memory outside the flat map, leaving flags and registers intact', () => {
+    // add rax, [0x200000] (beyond 1 MiB)
+    const { cpu } = machine([0x48, 0x03, 0x04, 0x25, 0, 0, 0x20, 0]);
+    cpu.rflags = 0x2n | 0x1n;
+    expect(cpu.run(1)).toEqual({
+      kind: 'exception',
+      vector: Vector.PF,
+      errorCode: 0,
+      address: 0x200000,
+    });
+    expect(cpu.rflags).toBe(0x3n);
+  });
+
+  it('raises #GP(0) at CPL 3 for HLT and #DE for a division by zero', () => {
+    expect(machine([0xf4], 3).cpu.run(1)).toMatchObject({ vector: Vector.GP });
+    expect(machine([0x31, 0xc9, 0xf7, 0xf1]).cpu.run(5)).toMatchObject({ vector: Vector.DE });
+  });
+
+  it('resumes an interrupted REP MOVSB with the right RCX/RSI/RDI', () => {
+    // rep movsb; hlt
+    const { cpu, mem } = machine([0xf3, 0xa4, 0xf4]);
+    mem.writeBytes(
+      0x2000,
+      Uint8Array.from({ length: 100 }, (_, i) => i),
+    );
+    cpu.setReg('rsi', 0x2000n);
+    cpu.setReg('rdi', 0x3000n);
+    cpu.setReg('rcx', 100n);
+    expect(cpu.run(40)).toEqual({ kind: 'budget' });
+    expect(cpu.getReg('rcx')).toBe(60n);
+    expect(cpu.getReg('rsi')).toBe(0x2028n);
+    expect(cpu.rip).toBe(0x1000n);
+    expect(cpu.run(1000)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rcx')).toBe(0n);
+    expect(cpu.instructions).toBe(101);
+    const out = new Uint8Array(100);
+    mem.readBytes(0x3000, out);
+    expect([...out]).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('sees code the guest rewrote (self-modifying code)', () => {
+    // 0x1000: mov byte [rip+1], 0x07   (patches the imm8 of the add below)
+    // 0x1007: add eax, 1 ; jmp back to 0x1000 once via a counter? keep it linear:
+    // run once through "add eax, imm8" to cache it, then patch and run again.
+    const code = [
+      0x83,
+      0xc0,
+      0x01, // 0x1000: add eax, 1
+      0xff,
+      0xc1, // 0x1003: inc ecx
+      0x83,
+      0xf9,
+      0x02, // 0x1005: cmp ecx, 2
+      0x74,
+      0x09, // 0x1008: je done (0x1013)
+      0xc6,
+      0x05,
+      0xf1,
+      0xff,
+      0xff,
+      0xff,
+      0x05, // 0x100a: mov byte [rip-0xf] (=0x1002), 5
+      0xeb,
+      0xed, // 0x1011: jmp 0x1000
+      0xf4, // 0x1013: hlt
+    ];
+    const { cpu } = machine(code);
+    expect(cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rax')).toBe(6n);
+  });
+
+  it('rejects non-canonical RIP and bad budgets from the host', () => {
+    const { cpu } = machine([0x90]);
+    expect(() => {
+      cpu.rip = 0x8000_0000_0000n;
+    }).toThrow(CpuError);
+    expect(() => cpu.run(-1)).toThrow(CpuError);
+  });
+});
+
+describe('instructions with architecturally fixed results', () => {
+  it('PUSH/POP/CALL/RET move RSP by 8 and CALL pushes the return address', () => {
+    // call +1; hlt; (target) push rax; pop rbx; ret
+    const { cpu, mem } = machine([0xe8, 0x01, 0, 0, 0, 0xf4, 0x50, 0x5b, 0xc3]);
+    cpu.setReg('rax', 0x1122334455667788n);
+    expect(cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rbx')).toBe(0x1122334455667788n);
+    expect(cpu.getReg('rsp')).toBe(0x80000n);
+    expect(mem.read64(0x80000 - 8)).toBe(0x1005n);
+  });
+
+  it('ENTER and LEAVE build and tear down a nested frame', () => {
+    // enter 0x20, 2; leave; hlt
+    const { cpu, mem } = machine([0xc8, 0x20, 0x00, 0x02, 0xc9, 0xf4]);
+    cpu.setReg('rbp', 0x90000n);
+    mem.write64(0x90000 - 8, 0xabcdefn);
+    expect(cpu.run(1)).toEqual({ kind: 'budget' });
+    expect(cpu.getReg('rbp')).toBe(0x80000n - 8n);
+    expect(cpu.getReg('rsp')).toBe(0x80000n - 24n - 0x20n);
+    expect(mem.read64(0x80000 - 16)).toBe(0xabcdefn);
+    expect(mem.read64(0x80000 - 24)).toBe(0x80000n - 8n);
+    expect(cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rbp')).toBe(0x90000n);
+    expect(cpu.getReg('rsp')).toBe(0x80000n);
+  });
+
+  it('uses FS/GS bases and RIP-relative addresses', () => {
+    // mov rax, fs:[8]; mov rbx, [rip+0x10]; hlt
+    const { cpu, mem } = machine([
+      0x64, 0x48, 0x8b, 0x04, 0x25, 8, 0, 0, 0, 0x48, 0x8b, 0x1d, 0x10, 0, 0, 0, 0xf4,
+    ]);
+    cpu.fsBase = 0x5000n;
+    mem.write64(0x5008, 42n);
+    mem.write64(0x1010 + 0x10, 77n);
+    expect(cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rax')).toBe(42n);
+    expect(cpu.getReg('rbx')).toBe(77n);
+  });
+
+  it('CMPXCHG16B requires 16-byte alignment', () => {
+    // lock cmpxchg16b [rsi]
+    const { cpu } = machine([0xf0, 0x48, 0x0f, 0xc7, 0x0e]);
+    cpu.setReg('rsi', 0x2008n);
+    expect(cpu.run(1)).toMatchObject({ kind: 'exception', vector: Vector.GP, errorCode: 0 });
+  });
+});

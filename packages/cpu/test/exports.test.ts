@@ -1,0 +1,18 @@
+import { expect, it } from 'vitest';
+import * as api from '../src/index.js';
+
+// Any change to the public surface shows up here in review.
+it('exports exactly the public API', () => {
+  expect(Object.keys(api).sort()).toEqual([
+    'Cpu',
+    'CpuError',
+    'CpuFault',
+    'FlatMemory',
+    'GPR_NAMES',
+    'MAX_INSTRUCTION_LENGTH',
+    'RIP_BASE',
+    'Rep',
+    'Seg',
+    'decode',
+  ]);
+});
