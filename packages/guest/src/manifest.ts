@@ -162,6 +162,22 @@ export const guestPrograms: readonly GuestProgram[] = [
     resultKeys: ['page_fault_status', 'invalid_opcode_status'],
   },
   {
+    name: 'syscalls',
+    mode: 'user',
+    description:
+      'Checks the semantics of every system call (errors, brk, mmap, sleep, fork/wait, copy-on-write isolation).',
+    parameters: [],
+    resultKeys: ['passed', 'failed'],
+  },
+  {
+    name: 'preempt',
+    mode: 'user',
+    description:
+      'A child computes without system calls while the parent sleeps: the parent prints first only if the timer preempts the child.',
+    parameters: [p('loops', '200000000', 'busy-loop iterations of the child')],
+    resultKeys: ['child_status'],
+  },
+  {
     name: 'hypercall',
     mode: 'kernel',
     description:

@@ -117,10 +117,38 @@ describe.skipIf(!kvm.usable)('the guest image under KVM', () => {
     expect(r.status).toBe(0);
   });
 
+  it('syscalls: every system call behaves as documented', async () => {
+    const r = await run('syscalls');
+    expect(r.stdout).not.toContain('FAIL');
+    expect(r.result).toEqual({ passed: '24', failed: '0' });
+  });
+
+  it('preempt: the timer takes the vCPU from a process that never makes a system call', async () => {
+    const order = (out: string) => out.indexOf('parent ran') < out.indexOf('child finished');
+    const busy = await run('preempt loops=200000000');
+    expect(busy.result).toEqual({ child_status: '0' });
+    expect(order(busy.stdout)).toBe(true);
+    // Control: a child that finishes within its first time slice prints first.
+    expect(order((await run('preempt loops=1000')).stdout)).toBe(false);
+  });
+
+  it('the runner stops a run at its timeout and reports each vCPU', async () => {
+    const r = await runOnKvm({
+      command: 'spin procs=2 iters=100000000',
+      cpus: 2,
+      timeoutSeconds: 1,
+    });
+    expect(r.exitCode).toBe(124);
+    expect(r.status).toBeUndefined();
+    expect(r.stderr).toMatch(
+      /kvm-run: timeout on vCPU [01]: rip=0x[0-9a-f]+ rsp=0x[0-9a-f]+ cr2=0x[0-9a-f]+ cr3=0x[0-9a-f]+/,
+    );
+  });
+
   it('an unknown program exits 127 with the list of programs', async () => {
     const r = await run('nosuch');
     expect(r.stdout).toContain(
-      'unknown program "nosuch"; built in: hello compute kbuild web spin memdirty faults',
+      'unknown program "nosuch"; built in: hello compute kbuild web spin memdirty faults syscalls preempt',
     );
     expect(r.status).toBe(127);
   });

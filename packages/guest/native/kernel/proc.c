@@ -238,7 +238,7 @@ int proc_wait(uint64_t status_va) {
         spin_unlock(&ptable_lock);
         if (status_va) {
           int *dst = uvm_translate(p->pml4, status_va, 1);
-          if (!dst || (status_va & 3)) return -2;
+          if (!dst || (status_va & 3)) return -14; /* -EFAULT, the child is reaped anyway */
           *dst = status;
         }
         return pid;

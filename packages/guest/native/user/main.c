@@ -9,7 +9,7 @@ static const struct {
 } programs[] = {
     {"hello", prog_hello}, {"compute", prog_compute}, {"kbuild", prog_kbuild}, {"web", prog_web},
     {"spin", prog_spin},   {"memdirty", prog_memdirty},
-    {"faults", prog_faults},
+    {"faults", prog_faults}, {"syscalls", prog_syscalls}, {"preempt", prog_preempt},
 };
 
 int umain(char *cmdline) {

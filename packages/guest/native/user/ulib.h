@@ -5,6 +5,7 @@
 #include "../include/klib.h"
 #include "../include/syscall.h"
 
+/* Raw system call with up to three arguments (the ABI has six: RDI, RSI, RDX, R10, R8, R9). */
 static inline int64_t syscall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2) {
   int64_t ret;
   __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a0), "S"(a1), "d"(a2) : "rcx", "r11", "memory");
@@ -54,5 +55,7 @@ int prog_web(int argc, char **argv);
 int prog_spin(int argc, char **argv);
 int prog_memdirty(int argc, char **argv);
 int prog_faults(int argc, char **argv);
+int prog_syscalls(int argc, char **argv);
+int prog_preempt(int argc, char **argv);
 
 #endif
