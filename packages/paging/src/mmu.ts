@@ -69,6 +69,7 @@ export class Mmu {
   readonly memory: GuestMemory;
   /** The result of the last translation (reused; shared with the walker). */
   readonly result: WalkResult;
+  private readonly small: TranslationCache;
 
   /**
    * @param memory - guest memory (after the second stage, if any)
@@ -80,6 +81,7 @@ export class Mmu {
     this.walker = new PageWalker(memory, options.secondStage);
     this.result = this.walker.result;
     this.tlb = new Tlb(options.tlb);
+    this.small = this.tlb.small;
     this.psc = new PagingStructureCaches(options.psc);
   }
 
@@ -103,10 +105,19 @@ export class Mmu {
     } else {
       hi = 0;
     }
-    // The 4-KByte TLB, inline: the common case.
-    const small = this.tlb.small;
-    const slot = small.lookup(hi * 0x10_0000 + (linearLo >>> 12), state.pcid);
-    if (slot >= 0) return this.hit(small, slot, 0xfff, 0x1000, hi, linearLo, access);
+    // The 4-KByte TLB, inline: the common case. Tag = linear-address bits 63:12.
+    const small = this.small;
+    const tag = hi * 0x10_0000 + (linearLo >>> 12);
+    const ways = small.ways;
+    const base = (tag & small.setMask) * ways;
+    const tags = small.tag;
+    const pcid = state.pcid;
+    for (let i = base, end = base + ways; i < end; i++) {
+      if (tags[i] === tag && (small.pcid[i] === pcid || small.global[i] === 1)) {
+        if (small.replacement === 'lru') small.stamp[i] = ++small.clock;
+        return this.hit(small, i, 0xfff, 0x1000, hi, linearLo, access);
+      }
+    }
     return this.lookupLarge(hi, linearLo, access);
   }
 
@@ -342,7 +353,7 @@ export class Mmu {
     if ((access & ACCESS_WRITE) !== 0 && (attr & TLB_ATTR.DIRTY) === 0)
       return this.miss(hi, lo, access);
     const rights = attr & TLB_ATTR.RIGHTS;
-    let errorCode = state.permission[(permissionIndex(access) << 3) | rights]!;
+    let errorCode = state.permission[(((access & 0x16) | ((access >>> 8) & 1)) << 3) | rights]!;
     if (
       state.mode >= PagingMode.LEVEL4 &&
       (state.cr4 & (CR4.PKE | CR4.PKS)) !== 0 &&

@@ -45,10 +45,13 @@ export class TranslationCache {
   readonly attr: Int32Array;
   /** Third payload word (the OR of the entries' high halves). */
   readonly attrHi: Int32Array;
-  private readonly setMask: number;
-  private readonly stamp: Float64Array;
+  /** `sets - 1`: the set of a tag is `tag & setMask`. */
+  readonly setMask: number;
+  /** LRU time stamp of each entry. */
+  readonly stamp: Float64Array;
   private readonly next: Uint8Array;
-  private clock = 0;
+  /** The LRU clock. */
+  clock = 0;
   private seed = 0x9e37_79b9;
 
   /**
