@@ -25,8 +25,13 @@ export interface VirtioDeviceOptions {
    * Defaults to INDIRECT_DESC, EVENT_IDX, IN_ORDER and RING_PACKED.
    */
   readonly transportFeatures?: readonly number[];
-  /** Where copy work and chains are counted. */
+  /** Where copy work and chains are counted (all queues). */
   readonly meter?: WorkMeter;
+  /**
+   * Per-queue meters, which take precedence over `meter` (see `BackendWorkers.forDevice`): the
+   * work of each queue is charged to the backend worker that serves it.
+   */
+  readonly queueMeter?: (queue: number) => WorkMeter;
   /** Called when the device sends a notification; a transport turns it into an interrupt. */
   readonly onInterrupt?: (reason: InterruptReason, queue: number | undefined) => void;
 }
@@ -93,6 +98,7 @@ export class VirtioDevice {
   private readonly queues: QueueState[];
   private live: (Virtqueue | undefined)[];
   private readonly meter: WorkMeter;
+  private readonly queueMeter: ((queue: number) => WorkMeter) | undefined;
   private readonly onInterrupt: VirtioDeviceOptions['onInterrupt'];
   private readonly context: DeviceContext;
 
@@ -110,6 +116,7 @@ export class VirtioDevice {
     this.model = model;
     this.memory = memory;
     this.meter = options.meter ?? NO_METER;
+    this.queueMeter = options.queueMeter;
     this.onInterrupt = options.onInterrupt;
     let offered = model.features & ~TRANSPORT_RANGE;
     for (const bit of [
@@ -386,7 +393,10 @@ export class VirtioDevice {
       indirect: hasFeature(f, FeatureBit.INDIRECT_DESC),
       inOrder: hasFeature(f, FeatureBit.IN_ORDER),
     };
-    const options = { meter: this.meter, onFault: (e: VirtioError) => this.fail(e) };
+    const options = {
+      meter: this.queueMeter?.(index) ?? this.meter,
+      onFault: (e: VirtioError) => this.fail(e),
+    };
     if (q.size > max || q.size === 0) {
       return this.fail(
         new VirtioError('INVALID_QUEUE_SIZE', `queue ${index} size ${q.size} > maximum ${max}`),

@@ -1,3 +1,4 @@
+export { type BackendThreading, type BackendWorker, BackendWorkers } from './backend-workers.js';
 export { type BlockStore, MemoryBlockStore, SECTOR_SIZE } from './blk/block-store.js';
 export {
   BLK_ID_BYTES,

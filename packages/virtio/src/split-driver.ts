@@ -131,6 +131,11 @@ export class SplitQueueDriver {
     return this.freeCount;
   }
 
+  /** The free-running used index up to which the driver has reclaimed buffers. */
+  get lastUsedIndex(): number {
+    return this.lastUsed;
+  }
+
   /** Buffers added and not yet reclaimed. */
   get inFlight(): number {
     return this.chains.size;
