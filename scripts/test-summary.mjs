@@ -2,8 +2,9 @@
 // Sums vitest's per-package "Tests  N passed | M failed | K skipped" lines from a turbo log and
 // prints one closing line, "tests: N passed, M failed, K skipped", for the whole run.
 import { readFileSync } from 'node:fs';
+import { stripVTControlCharacters } from 'node:util';
 
-const log = readFileSync(process.argv[2], 'utf8').replace(/\x1b\[[0-9;]*m/g, '');
+const log = stripVTControlCharacters(readFileSync(process.argv[2], 'utf8'));
 const total = { passed: 0, failed: 0, skipped: 0 };
 for (const line of log.split('\n')) {
   const m = /\bTests\s+(.*)\(\d+\)\s*$/.exec(line);
