@@ -186,7 +186,9 @@ export class VirtioDevice {
     const v = value & 0xff;
     if (v === 0) return this.reset();
     const old = this.statusValue;
-    const driverBits = v & ~DeviceStatus.DEVICE_NEEDS_RESET;
+    // Only the bits of §2.1 that the driver sets are taken; reserved bits (16, 32) and the
+    // device's DEVICE_NEEDS_RESET are not the driver's to write.
+    const driverBits = v & DRIVER_STATUS_BITS;
     const oldDriverBits = old & ~DeviceStatus.DEVICE_NEEDS_RESET;
     if ((driverBits & oldDriverBits) !== oldDriverBits || !stepsInOrder(driverBits)) {
       this.refusedStatusWrites++;
@@ -442,6 +444,13 @@ export class VirtioDevice {
     this.interruptSink?.(reason, queue);
   }
 }
+
+const DRIVER_STATUS_BITS =
+  DeviceStatus.ACKNOWLEDGE |
+  DeviceStatus.DRIVER |
+  DeviceStatus.FEATURES_OK |
+  DeviceStatus.DRIVER_OK |
+  DeviceStatus.FAILED;
 
 /** Bits 24-49 are the transport range (§6); a model's own features must lie outside it. */
 const TRANSPORT_RANGE = ((1n << 26n) - 1n) << 24n;

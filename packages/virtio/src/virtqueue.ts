@@ -25,6 +25,14 @@ export interface Virtqueue {
    */
   addUsed(head: number, len: number): void;
   /**
+   * With VIRTIO_F_IN_ORDER, returns the next `count` popped chains with one used entry for the
+   * last of them (§2.7.9, §2.8.8); throws `INVALID_STATE` without IN_ORDER.
+   *
+   * @param count - chains in the batch, in pop order
+   * @param len - bytes written into the last chain of the batch
+   */
+  addUsedBatch(count: number, len: number): void;
+  /**
    * Whether the driver wants a used buffer notification for the buffers returned since the last
    * call (flag-based or VIRTIO_F_EVENT_IDX suppression). Call once after a batch of `addUsed`.
    */
