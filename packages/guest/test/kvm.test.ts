@@ -99,6 +99,18 @@ describe.skipIf(!kvm.usable)('the guest image under KVM', () => {
     expect(r.status).toBe(0);
   });
 
+  it('running out of memory kills only the process that needed the page (137)', async () => {
+    const r = await runOnKvm({
+      command: 'memdirty mb=32 passes=1',
+      memoryMiB: 16,
+      timeoutSeconds: 40,
+    });
+    expect(r.stdout).toMatch(
+      /pid 1: out of memory at 0x1[0-9a-f]{8} \(rip=0x4[0-9a-f]{7}\), killed/,
+    );
+    expect(r.status).toBe(137);
+  });
+
   it('kfault: a kernel exception prints vector, error code, RIP and CR2, then exits 0x1000e', async () => {
     const r = await run('kfault');
     expect(r.stdout).toMatch(

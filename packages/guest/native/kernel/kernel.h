@@ -14,6 +14,7 @@
 #define NPROC 64
 #define KSTACK_SIZE 16384
 #define PAGE_SIZE 4096ULL
+#define PTE_WRITABLE 0x2ULL /* the R/W bit of a page-table entry (SDM Vol. 3A §4.5) */
 
 /* GDT selectors (SDM Vol. 3A §3.4.2), laid out as Linux does: kernel CS/SS equal the boot
    protocol's 0x10/0x18, and the user ones follow the order SYSRET requires: STAR[63:48] = 32-bit
@@ -155,6 +156,7 @@ int uvm_map(uint64_t pml4, uint64_t va, uint64_t pa, uint64_t flags);
 uint64_t uvm_fork(uint64_t pml4);
 void uvm_destroy(uint64_t pml4);
 void *uvm_translate(uint64_t pml4, uint64_t va, int write);
+#define UVM_NO_MEMORY (-2)
 int uvm_fault(struct proc *p, uint64_t va, uint64_t error);
 uint64_t uvm_load_image(uint64_t pml4);
 

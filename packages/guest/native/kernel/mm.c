@@ -275,7 +275,8 @@ static int in_demand_region(struct proc *p, uint64_t va) {
 }
 
 /* Resolves a user page fault: demand-zero pages in the heap, stack and mmap regions, and
-   copy-on-write breaks. Returns -1 when the access is a real fault. */
+   copy-on-write breaks. Returns -1 when the access is a real fault, UVM_NO_MEMORY when a page
+   was due but physical memory ran out. */
 int uvm_fault(struct proc *p, uint64_t va, uint64_t error) {
   if (va < USER_BASE || va >= USER_LIMIT) return -1;
   va &= ~(PAGE_SIZE - 1);
@@ -283,10 +284,10 @@ int uvm_fault(struct proc *p, uint64_t va, uint64_t error) {
   if (!(error & PF_P) && (!pte || !(*pte & PTE_P))) {
     if (!in_demand_region(p, va)) return -1;
     uint64_t pa = page_alloc();
-    if (!pa) return -1;
+    if (!pa) return UVM_NO_MEMORY;
     if (uvm_map(p->pml4, va, pa, PTE_W) < 0) {
       page_free(pa);
-      return -1;
+      return UVM_NO_MEMORY;
     }
     return 0;
   }
@@ -297,7 +298,7 @@ int uvm_fault(struct proc *p, uint64_t va, uint64_t error) {
     spin_unlock(&mm_lock);
     if (shared) {
       uint64_t pa = page_alloc();
-      if (!pa) return -1;
+      if (!pa) return UVM_NO_MEMORY;
       memcpy((void *)pa, (void *)old, PAGE_SIZE);
       *pte = pa | PTE_P | PTE_W | PTE_U;
       page_free(old);
@@ -317,11 +318,11 @@ void *uvm_translate(uint64_t pml4, uint64_t va, int write) {
   if (!p || p->pml4 != pml4 || va < USER_BASE || va >= USER_LIMIT) return 0;
   uint64_t *pte = walk(pml4, va, 0);
   if (!pte || !(*pte & PTE_P)) {
-    if (uvm_fault(p, va, write ? PF_W : 0) < 0) return 0;
+    if (uvm_fault(p, va, write ? PF_W : 0) != 0) return 0;
     pte = walk(pml4, va, 0);
   }
   if (write && !(*pte & PTE_W)) {
-    if (uvm_fault(p, va, PF_P | PF_W) < 0) return 0;
+    if (uvm_fault(p, va, PF_P | PF_W) != 0) return 0;
   }
   return (void *)((*pte & PTE_ADDR) | (va & (PAGE_SIZE - 1)));
 }

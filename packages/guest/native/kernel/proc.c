@@ -72,7 +72,7 @@ void user_init(const char *cmdline, uint32_t len) {
   if (!p->brk) panic("cannot map the program image");
   p->mmap_next = USER_MMAP_BASE;
   uint64_t stack_page = page_alloc();
-  if (!stack_page || uvm_map(p->pml4, USER_STACK_TOP - PAGE_SIZE, stack_page, 0x2) < 0) panic("no memory for init stack");
+  if (!stack_page || uvm_map(p->pml4, USER_STACK_TOP - PAGE_SIZE, stack_page, PTE_WRITABLE) < 0) panic("no memory for init stack");
   /* The command line (NUL-terminated) at the top of the stack; RSP 16-byte aligned below it,
      RDI = its address, RSI = its length: the _ustart contract in user/crt.S. */
   if (len > PAGE_SIZE - 64) len = PAGE_SIZE - 64;

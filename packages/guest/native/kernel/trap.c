@@ -79,7 +79,15 @@ void trap_handler(struct trapframe *tf) {
     return;
   }
   if (from_user && p) {
-    if (tf->vector == 14 && uvm_fault(p, read_cr2(), tf->error) == 0) return;
+    if (tf->vector == 14) {
+      int r = uvm_fault(p, read_cr2(), tf->error);
+      if (r == 0) return;
+      if (r == UVM_NO_MEMORY) {
+        /* Like an OOM kill: status 128 + 9 (SIGKILL), as shells report it. */
+        kprintf("pid %d: out of memory at 0x%lx (rip=0x%lx), killed\n", p->pid, read_cr2(), tf->rip);
+        proc_exit(128 + 9);
+      }
+    }
     /* A user fault kills only the process, with a status of 128 + vector (as shells report
        signals), after the same report a kernel fault gets. */
     kprintf("pid %d: ", p->pid);
