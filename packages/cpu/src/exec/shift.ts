@@ -61,7 +61,10 @@ export function shiftGroup(cpu: Cpu, ins: Instr): void {
   const vLo = readRm(cpu, ins, la, size);
   const vHi = size === 8 ? cpu.xhi : 0;
   const n = count(cpu, ins);
-  if (n === 0) return;
+  if (n === 0) {
+    zeroCountWrite(cpu, ins);
+    return;
+  }
   const bits = size * 8;
   const op = ins.sub;
   if (op === 2 || op === 3) {
@@ -136,6 +139,15 @@ export function shiftGroup(cpu: Cpu, ins: Instr): void {
   cpu.flags = flags;
 }
 
+/**
+ * A masked count of 0 leaves the operand and the flags alone, but a 32-bit register
+ * destination is still written, which clears bits 63:32 as every 32-bit register write does
+ * in 64-bit mode (SDM Vol. 1 §3.4.1.1; observed on the host CPU by the differential test).
+ */
+function zeroCountWrite(cpu: Cpu, ins: Instr): void {
+  if (ins.osize === 4 && ins.mod === 3) cpu.hi[ins.rm] = 0;
+}
+
 function toBig(lo: number, hi: number): bigint {
   return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
@@ -195,7 +207,10 @@ function doubleShift(cpu: Cpu, ins: Instr, left: boolean): void {
   const sLo = readReg(cpu, ins.reg, size, ins.rex);
   const s = toBig(sLo, size === 8 ? cpu.xhi : 0);
   const n = BigInt(count(cpu, ins));
-  if (n === 0n) return;
+  if (n === 0n) {
+    zeroCountWrite(cpu, ins);
+    return;
+  }
   const m = (1n << bits) - 1n;
   let r: bigint;
   let cf: bigint;
