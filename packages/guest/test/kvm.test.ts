@@ -64,6 +64,8 @@ describe.skipIf(!kvm.usable)('the guest image under KVM', () => {
     const r = await run('spin procs=4 iters=40 hold=20 think=2000', 2);
     expect(r.result).toMatchObject({ procs: '4', acquisitions: String(4 * 40), cpus_mask: '0x3' });
     expect(r.stdout.match(/^spin: child \d+ pauses=\d+/gm)).toHaveLength(4);
+    // fork woke the idle vCPU with a fixed IPI through the x2APIC ICR.
+    expect(Number(/reschedule IPIs received: (\d+)/.exec(r.stdout)?.[1])).toBeGreaterThan(0);
   });
 
   it('memdirty: sequential (QEMU migration-test) and random orders, rate-limited too', async () => {

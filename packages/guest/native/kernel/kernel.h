@@ -142,6 +142,7 @@ void set_kernel_stack(uint64_t top);
 void idt_init(void);
 void idt_load(void);
 void trap_handler(struct trapframe *tf);
+extern uint64_t ipis_received;
 void report_exception(const char *who, struct trapframe *tf);
 
 /* mm.c */

@@ -197,8 +197,9 @@ static void wakeup_locked(void *chan) {
 void proc_exit(int status) {
   struct proc *p = this_cpu()->proc;
   if (p == init_proc) {
-    kprintf("init exited with status %d (system calls: %lu by SYSCALL/SYSRET, %lu completed from #PF)\n",
-            status, syscalls_fast, syscalls_trapped);
+    kprintf("init exited with status %d (system calls: %lu by SYSCALL/SYSRET, %lu completed from #PF; "
+            "reschedule IPIs received: %lu)\n",
+            status, syscalls_fast, syscalls_trapped, ipis_received);
     debug_exit((uint32_t)status & 0xff);
   }
   /* The address space goes now; the kernel stack we are on is freed by wait(). */

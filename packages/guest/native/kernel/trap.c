@@ -43,6 +43,8 @@ void idt_load(void) {
   __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
+uint64_t ipis_received;
+
 void report_exception(const char *who, struct trapframe *tf) {
   const char *name = tf->vector < 32 && exception_names[tf->vector] ? exception_names[tf->vector] : "exception";
   kprintf("%s exception: vector=%u (%s) error=0x%lx rip=0x%lx cr2=0x%lx rsp=0x%lx cs=0x%lx cr3=0x%lx cpu=%u\n", who,
@@ -58,6 +60,7 @@ void trap_handler(struct trapframe *tf) {
   }
   if (tf->vector == VEC_RESCHED) {
     apic_eoi();
+    __atomic_fetch_add(&ipis_received, 1, __ATOMIC_RELAXED);
     if (from_user) yield();
     return;
   }
