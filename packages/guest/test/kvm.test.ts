@@ -122,6 +122,14 @@ describe.skipIf(!kvm.usable)('the guest image under KVM', () => {
     expect(r.exitCode).toBe(255);
   });
 
+  it('kdoublefault: a double fault still reports, from its IST stack, and exits 0x10008', async () => {
+    const r = await run('kdoublefault');
+    expect(r.stdout).toMatch(
+      /kernel exception: vector=8 \(#DF double fault\) error=0x0 rip=0x1[0-9a-f]{5} cr2=0x[0-9a-f]+ rsp=0x1000 /,
+    );
+    expect(r.status).toBe(bootProtocol.exitKernelFault | 8);
+  });
+
   it('hypercall: names KVM from CPUID 0x40000000 and falls back to port I/O off vmkit', async () => {
     const r = await run('hypercall');
     expect(r.stdout).toContain('hypervisor: signature="KVMKVMKVM" max_leaf=0x4000000');

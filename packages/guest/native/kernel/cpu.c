@@ -2,6 +2,9 @@
 #include "kernel.h"
 
 struct cpu cpus[MAX_CPUS];
+/* Per-CPU stacks for #DF, reached through IST1 (SDM Vol. 3A §6.14.5): a double fault from a
+   broken kernel stack still gets its report out. */
+static uint8_t double_fault_stacks[MAX_CPUS][4096] __attribute__((aligned(16)));
 uint32_t cpu_count;
 
 /* MSR numbers (SDM Vol. 4, Table 2-2). */
@@ -53,6 +56,7 @@ void cpu_init(uint32_t id) {
               (((base >> 24) & 0xff) << 56);
   c->gdt[9] = base >> 32;
   c->tss.iomap_base = sizeof c->tss; /* no I/O bitmap: CPL 3 port access faults */
+  c->tss.ist[0] = (uint64_t)&double_fault_stacks[id + 1];
 
   struct dtr gdtr = {sizeof c->gdt - 1, (uint64_t)c->gdt};
   __asm__ volatile("lgdt %0" ::"m"(gdtr));

@@ -45,6 +45,12 @@ void kmain(const struct vmkit_boot_info *bi) {
     kprintf("kfault: writing to unmapped page 0\n");
     *(volatile uint64_t *)kfault_address = 1; /* page 0 is not present in the kernel map */
   }
+  if (command_is("kdoublefault")) {
+    /* With RSP on the unmapped page 0, delivering #UD faults, delivering that #PF faults again:
+       #DF (SDM Vol. 3A Table 6-5), which still reports because it runs on IST1. */
+    kprintf("kdoublefault: executing UD2 with RSP = 0x1000\n");
+    __asm__ volatile("mov $0x1000, %%rsp; ud2" ::: "memory");
+  }
   user_init(cmdline, cmdline_len);
   __atomic_store_n(&bsp_ready, 1, __ATOMIC_RELEASE);
   scheduler();

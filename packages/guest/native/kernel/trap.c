@@ -27,7 +27,7 @@ void idt_init(void) {
     idt[v] = (struct idt_gate){
         .offset_low = (uint16_t)a,
         .selector = KERNEL_CS,
-        .ist = 0,
+        .ist = v == 8 ? 1 : 0, /* #DF switches to IST1 */
         .type_attr = 0x8e,
         .offset_mid = (uint16_t)(a >> 16),
         .offset_high = (uint32_t)(a >> 32),
