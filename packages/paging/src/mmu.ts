@@ -353,7 +353,7 @@ export class Mmu {
     if ((access & ACCESS_WRITE) !== 0 && (attr & TLB_ATTR.DIRTY) === 0)
       return this.miss(hi, lo, access);
     const rights = attr & TLB_ATTR.RIGHTS;
-    let errorCode = state.permission[(((access & 0x16) | ((access >>> 8) & 1)) << 3) | rights]!;
+    let errorCode = state.permission[(permissionIndex(access) << 3) | rights]!;
     if (
       state.mode >= PagingMode.LEVEL4 &&
       (state.cr4 & (CR4.PKE | CR4.PKS)) !== 0 &&
