@@ -14,7 +14,7 @@ import {
 import type { BufferSpec, UsedBuffer } from './split-driver.js';
 import type { QueueFeatures } from './split-queue.js';
 
-/** A raw packed-ring descriptor (struct pvirtq_desc, §2.8.12). */
+/** A raw packed-ring descriptor (struct pvirtq_desc, §2.8.13). */
 export interface RawPackedDescriptor {
   /** Buffer address. */
   readonly addr: number;
@@ -27,7 +27,7 @@ export interface RawPackedDescriptor {
 }
 
 /**
- * The driver side of a packed virtqueue (virtio 1.2 §2.8.14 and §2.8.15), the packed
+ * The driver side of a packed virtqueue (virtio 1.2 §2.8.21 Supplying Buffers and §2.8.22 Receiving Used Buffers), the packed
  * counterpart of {@link SplitQueueDriver}: it writes descriptors with the Driver Ring Wrap
  * Counter, makes the first descriptor of a list available last, decides notifications from the
  * Device Event Suppression structure and reclaims used descriptors by Buffer ID.
@@ -78,7 +78,7 @@ export class PackedQueueDriver {
   }
 
   /**
-   * Zeroes the ring (§2.8.12: the descriptor ring is zero-initialized) and both structures.
+   * Zeroes the ring (§2.8.13: the descriptor ring is zero-initialized) and both structures.
    *
    * @param mem - guest memory
    * @param layout - where the parts go
@@ -106,7 +106,7 @@ export class PackedQueueDriver {
   }
 
   /**
-   * Writes a buffer into the ring (§2.8.14.1) and makes it available.
+   * Writes a buffer into the ring (§2.8.21.1) and makes it available.
    *
    * @param readable - device-readable parts
    * @param writable - device-writable parts
@@ -172,7 +172,7 @@ export class PackedQueueDriver {
   }
 
   /**
-   * Decides whether to notify the device (§2.8.14.2) from the Device Event Suppression
+   * Decides whether to notify the device (§2.8.21.2) from the Device Event Suppression
    * structure: ENABLE, DISABLE, or DESC with the offset/wrap of the descriptor it waits for.
    *
    * @returns whether to send an available buffer notification
@@ -193,7 +193,7 @@ export class PackedQueueDriver {
   }
 
   /**
-   * Takes back used buffers (§2.8.15): polls the descriptor at the driver's used position while
+   * Takes back used buffers (§2.8.22): polls the descriptor at the driver's used position while
    * its USED flag matches the Used Ring Wrap Counter, skipping by the size of each list. With
    * VIRTIO_F_IN_ORDER a used descriptor may stand for a batch.
    *

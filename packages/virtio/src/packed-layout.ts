@@ -37,7 +37,7 @@ export const RING_EVENT_FLAGS_DISABLE = 1;
 /** Event suppression flags value: notify at a specific descriptor (needs EVENT_IDX). */
 export const RING_EVENT_FLAGS_DESC = 2;
 
-/** Byte offsets inside struct pvirtq_desc (§2.8.12) and struct pvirtq_event_suppress (§2.8.13). */
+/** Byte offsets inside struct pvirtq_desc (§2.8.13) and struct pvirtq_event_suppress (§2.8.14). */
 export const packedOffsets = {
   /** pvirtq_desc.addr (le64). */
   addr: 0,

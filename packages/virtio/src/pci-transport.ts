@@ -215,7 +215,7 @@ export class VirtioPciTransport {
   }
 
   /**
-   * struct virtio_pci_cfg_cap (§4.1.4.9): bar, offset and length are RW and select a window into
+   * struct virtio_pci_cfg_cap (§4.1.4.9, PCI configuration access capability): bar, offset and length are RW and select a window into
    * a BAR; writing pci_cfg_data writes through it. `@vmkit/pci` has no read hook, so the window's
    * data is latched into pci_cfg_data whenever bar, offset or length are written (without the
    * ISR's read-to-clear side effect) instead of at the moment of the read.

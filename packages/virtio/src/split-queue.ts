@@ -217,7 +217,7 @@ export class SplitVirtqueue implements Virtqueue {
       const slot = this.used + 4 + 8 * (this.usedIdx & this.mask);
       this.mem.write32(slot, head);
       this.mem.write32(slot + 4, len);
-      // §2.7.8.1: len is set before idx is updated.
+      // §2.7.8.2: len is set before idx is updated.
       this.usedIdx = (this.usedIdx + 1) & 0xffff;
       this.mem.write16(this.used + 2, this.usedIdx);
     } catch (e) {

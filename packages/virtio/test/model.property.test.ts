@@ -41,7 +41,8 @@ type Op =
   | { kind: 'add'; readable: number[]; writable: number[]; indirect: boolean }
   | { kind: 'kick' }
   | { kind: 'serve'; count: number; reverse: boolean }
-  | { kind: 'reclaim' };
+  | { kind: 'reclaim' }
+  | { kind: 'corrupt'; slot: number; addr: number; len: number; flags: number; next: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -63,6 +64,17 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.constant({ kind: 'reclaim' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('corrupt' as const),
+      slot: fc.integer({ min: 0, max: 15 }),
+      addr: fc.oneof(fc.integer({ min: 0, max: 0x11_0000 }), fc.constantFrom(0x20_0000, 2 ** 52)),
+      len: fc.oneof(fc.integer({ min: 0, max: 512 }), fc.constantFrom(0xffff_ffff, 24)),
+      flags: fc.integer({ min: 0, max: 0xffff }),
+      next: fc.integer({ min: 0, max: 20 }),
+    }),
+  },
 );
 
 describe('virtqueue model (driver operations, vm-virtio fuzzing style)', () => {

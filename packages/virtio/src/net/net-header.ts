@@ -99,7 +99,7 @@ export function encodeNetHeader(h: NetHeader): Uint8Array {
 }
 
 /**
- * Completes a partial checksum as a device does for VIRTIO_NET_HDR_F_NEEDS_CSUM (§5.1.6.2.1):
+ * Completes a partial checksum as a device does for VIRTIO_NET_HDR_F_NEEDS_CSUM (§5.1.6.2, Packet Transmission):
  * the ones' complement of the 16-bit ones' complement sum over [csum_start, end), stored
  * big-endian at csum_start + csum_offset. The driver has put the pseudo-header sum in that field,
  * so the sum includes it.

@@ -280,6 +280,7 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
     const badCsum =
       (header.flags & NetHdrFlags.NEEDS_CSUM) !== 0 && !hasFeature(f, NetFeature.CSUM);
     const badGso =
+      ((header.gsoType & NetGsoType.ECN) !== 0 && !hasFeature(f, NetFeature.HOST_ECN)) ||
       (gso === NetGsoType.TCPV4 && !hasFeature(f, NetFeature.HOST_TSO4)) ||
       (gso === NetGsoType.TCPV6 && !hasFeature(f, NetFeature.HOST_TSO6)) ||
       (gso !== NetGsoType.NONE && gso !== NetGsoType.TCPV4 && gso !== NetGsoType.TCPV6);
