@@ -29,6 +29,6 @@ int umain(char *cmdline) {
   }
   printf("unknown program \"%s\"; built in:", name);
   for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) printf(" %s", programs[i].name);
-  printf(" (and the kernel commands hypercall, kfault)\n");
+  printf(" (and the kernel commands hypercall, kfault, kdoublefault)\n");
   return 127;
 }
