@@ -314,3 +314,142 @@ describe('split virtqueue under random (mostly malformed) rings', () => {
     expect([...outcomes.keys()].length).toBeGreaterThanOrEqual(8);
   });
 });
+
+/**
+ * An independent reference for popping one packed-ring buffer, written from §2.8 with plain
+ * arithmetic: the descriptor at `pos` must be available for `wrap`; the list follows NEXT in ring
+ * order; an indirect descriptor stands alone; the Buffer ID comes from the last descriptor.
+ */
+function referencePackedPop(
+  mem: GuestPhysicalMemory,
+  size: number,
+  ring: number,
+  pos: number,
+  wrap: number,
+): { descriptors: Descriptor[]; id: number; entries: number } | VirtioErrorCode | 'none' {
+  const avail = (flags: number, w: number) => ((flags >> 7) & 1) === w && ((flags >> 15) & 1) !== w;
+  const out: Descriptor[] = [];
+  let total = 0;
+  let entries = 0;
+  const take = (addr: number, len: number, writable: boolean): VirtioErrorCode | undefined => {
+    if (!writable && out.some((d) => d.writable)) return 'WRITABLE_BEFORE_READABLE';
+    if (len > 0 && (addr >= 2 ** 52 || addr + len > RAM)) return 'ADDRESS_OUT_OF_RANGE';
+    total += len;
+    if (total > 2 ** 32) return 'TOTAL_LENGTH_OVERFLOW';
+    out.push({ addr, len, writable });
+    return out.length > size ? 'CHAIN_TOO_LONG' : undefined;
+  };
+  for (;;) {
+    const at = ring + 16 * pos;
+    const flags = mem.read16(at + 14);
+    if (!avail(flags, wrap)) return entries === 0 ? 'none' : 'PACKED_INCOMPLETE_CHAIN';
+    entries++;
+    if (entries > size) return 'CHAIN_TOO_LONG';
+    const addr = Number(mem.read64(at));
+    const len = mem.read32(at + 8);
+    const id = mem.read16(at + 12);
+    pos = (pos + 1) % size;
+    if (pos === 0) wrap ^= 1;
+    if (flags & 4) {
+      if (entries > 1 || flags & 1) return 'INDIRECT_WITH_NEXT';
+      if (len === 0 || len % 16 !== 0) return 'INDIRECT_BAD_LENGTH';
+      if (len / 16 > size) return 'CHAIN_TOO_LONG';
+      if (addr % 16 !== 0 || addr >= 2 ** 52 || addr + len > RAM) return 'ADDRESS_OUT_OF_RANGE';
+      for (let k = 0; k < len / 16; k++) {
+        const e = addr + 16 * k;
+        const bad = take(Number(mem.read64(e)), mem.read32(e + 8), (mem.read16(e + 14) & 2) !== 0);
+        if (bad) return bad;
+      }
+      return id >= size ? 'PACKED_BAD_ID' : { descriptors: out, id, entries };
+    }
+    const bad = take(addr, len, (flags & 2) !== 0);
+    if (bad) return bad;
+    if (!(flags & 1)) return id >= size ? 'PACKED_BAD_ID' : { descriptors: out, id, entries };
+  }
+}
+
+describe('packed virtqueue under random rings', () => {
+  const flags = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0x8000, 0x8080, 0) },
+    { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+  );
+  const desc = fc.record({
+    addr: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0x8_0000, max: 0x8_1000 }) },
+      { weight: 1, arbitrary: fc.constantFrom(0x4_0000, 0xf_fff0, 0x10_0000, 0x20_0000, 2 ** 52) },
+    ),
+    len: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 256 }) },
+      { weight: 1, arbitrary: fc.constantFrom(16, 32, 24, 0, 0xffff_ffff) },
+    ),
+    id: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 5 }) },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff }) },
+    ),
+    flags,
+  });
+
+  it('agrees with the reference pop, never throws and never leaves RAM', () => {
+    const outcomes = new Map<string, number>();
+    fc.assert(
+      fc.property(
+        fc.constantFrom(3, 4, 5),
+        fc.array(desc, { minLength: 5, maxLength: 5 }),
+        fc.array(desc, { minLength: 4, maxLength: 4 }),
+        (size, ringDescs, indirect) => {
+          const { mem } = memory();
+          const layout = PackedQueueDriver.layoutAt(0x1000, size);
+          const driver = new PackedQueueDriver(mem, layout);
+          for (const [i, d] of ringDescs.slice(0, size).entries()) driver.writeDescriptor(i, d);
+          // Indirect entries in packed format (addr, len, id, flags); only WRITE counts (§2.8.7).
+          for (const [i, d] of indirect.entries()) {
+            const at = 0x4_0000 + 16 * i;
+            mem.write64(at, BigInt(d.addr));
+            mem.write32(at + 8, d.len);
+            mem.write16(at + 12, d.id);
+            mem.write16(at + 14, d.flags);
+          }
+          const queue = new PackedVirtqueue(mem, layout, { indirect: true });
+          const plain = (mem as unknown as { inner: GuestPhysicalMemory }).inner;
+          let pos = 0;
+          let wrap = 1;
+          const seen = new Set<number>();
+          for (let round = 0; round <= size; round++) {
+            const expected = referencePackedPop(plain, size, layout.descRing, pos, wrap);
+            const chain = queue.pop();
+            if (expected === 'none') {
+              expect(chain).toBeUndefined();
+              expect(queue.fault).toBeUndefined();
+              outcomes.set('none', (outcomes.get('none') ?? 0) + 1);
+              break;
+            }
+            if (typeof expected === 'string') {
+              expect(chain).toBeUndefined();
+              expect(queue.fault?.code).toBe(expected);
+              outcomes.set(expected, (outcomes.get(expected) ?? 0) + 1);
+              break;
+            }
+            if (seen.has(expected.id)) {
+              expect(queue.fault?.code).toBe('PACKED_BAD_ID');
+              break;
+            }
+            seen.add(expected.id);
+            expect(chain?.head).toBe(expected.id);
+            expect(chain?.descriptors).toEqual(expected.descriptors);
+            expect(chain?.ringEntries).toBe(expected.entries);
+            outcomes.set('ok', (outcomes.get('ok') ?? 0) + 1);
+            pos += expected.entries;
+            if (pos >= size) {
+              pos -= size;
+              wrap ^= 1;
+            }
+          }
+          expect(mem.violations).toEqual([]);
+        },
+      ),
+      { numRuns: 400, seed: 0x9ac },
+    );
+    expect(outcomes.get('ok')).toBeGreaterThan(20);
+    expect([...outcomes.keys()].length).toBeGreaterThanOrEqual(7);
+  });
+});
