@@ -1,6 +1,7 @@
 import type { GuestMemory } from '@vmkit/memory';
 import { DeviceStatus } from './constants.js';
 import { MMIO_CONFIG_OFFSET, MmioRegister } from './mmio-transport.js';
+import type { TransportDriver } from './transport-driver.js';
 
 /** Where a queue's three areas are, whatever the ring format. */
 export interface QueueAreas {
@@ -27,7 +28,7 @@ export interface QueueAreas {
  * drv.driverOk();
  * ```
  */
-export class MmioDriver {
+export class MmioDriver implements TransportDriver {
   /**
    * @param mem - guest memory with the device mapped
    * @param base - the device's MMIO base address
@@ -50,6 +51,23 @@ export class MmioDriver {
   /** The device status register. */
   get status(): number {
     return this.read(MmioRegister.Status);
+  }
+
+  /** Writes the Status register. */
+  writeStatus(value: number): void {
+    this.write(MmioRegister.Status, value);
+  }
+
+  /** QueueNumMax of queue `index`. */
+  queueMaxSize(index: number): number {
+    this.write(MmioRegister.QueueSel, index);
+    return this.read(MmioRegister.QueueNumMax);
+  }
+
+  /** QueueReady of queue `index`. */
+  queueReady(index: number): boolean {
+    this.write(MmioRegister.QueueSel, index);
+    return this.read(MmioRegister.QueueReady) === 1;
   }
 
   /** The 64 offered feature bits (DeviceFeaturesSel 0 and 1). */

@@ -1,6 +1,7 @@
 export { describeVirtioDevice, type VirtioDeviceFixture } from './conformance.js';
 export { MmioDriver, type QueueAreas } from './mmio-driver.js';
 export { PackedQueueDriver, type RawPackedDescriptor } from './packed-driver.js';
+export { PciDriver } from './pci-driver.js';
 export {
   type BufferSpec,
   type RawDescriptor,
@@ -8,3 +9,4 @@ export {
   type UsedBuffer,
   writeRaw,
 } from './split-driver.js';
+export type { TransportDriver } from './transport-driver.js';

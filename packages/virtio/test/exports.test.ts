@@ -87,6 +87,7 @@ it('exports exactly the public API', () => {
   expect(Object.keys(testing).sort()).toEqual([
     'MmioDriver',
     'PackedQueueDriver',
+    'PciDriver',
     'SplitQueueDriver',
     'describeVirtioDevice',
     'writeRaw',
