@@ -70,6 +70,7 @@ export class Mmu {
   /** The result of the last translation (reused; shared with the walker). */
   readonly result: WalkResult;
   private readonly small: TranslationCache;
+  private readonly secondStage: SecondStage | undefined;
 
   /**
    * @param memory - guest memory (after the second stage, if any)
@@ -82,6 +83,7 @@ export class Mmu {
     this.result = this.walker.result;
     this.tlb = new Tlb(options.tlb);
     this.small = this.tlb.small;
+    this.secondStage = options.secondStage;
     this.psc = new PagingStructureCaches(options.psc);
   }
 
@@ -114,6 +116,35 @@ export class Mmu {
     const pcid = state.pcid;
     for (let i = base, end = base + ways; i < end; i++) {
       if (tags[i] === tag && (small.pcid[i] === pcid || small.global[i] === 1)) {
+        const attr = small.attr[i]!;
+        // Plain hit: not a write to a clean page, no protection keys, no second stage.
+        if (
+          ((access & ACCESS_WRITE) === 0 || (attr & TLB_ATTR.DIRTY) !== 0) &&
+          (state.cr4 & (CR4.PKE | CR4.PKS)) === 0 &&
+          this.secondStage === undefined
+        ) {
+          const errorCode = state.permission[(permissionIndex(access) << 3) | (attr & 7)]!;
+          if (errorCode === 0) {
+            if (small.replacement === 'lru') small.stamp[i] = ++small.clock;
+            this.stats.hits++;
+            const r = this.result;
+            const frame = small.value[i]!;
+            r.outcome = WalkOutcome.OK;
+            r.errorCode = 0;
+            r.linearHi = hi;
+            r.linearLo = linearLo;
+            r.referenceCount = 0;
+            r.frame = frame;
+            r.pageSize = 0x1000;
+            r.rights = attr & 7;
+            r.dirty = (attr & TLB_ATTR.DIRTY) !== 0;
+            r.global = small.global[i] === 1;
+            r.protectionKey = attr >>> TLB_ATTR.KEY_SHIFT;
+            r.physical = frame + (linearLo & 0xfff);
+            r.hostPhysical = r.physical;
+            return WalkOutcome.OK;
+          }
+        }
         if (small.replacement === 'lru') small.stamp[i] = ++small.clock;
         return this.hit(small, i, 0xfff, 0x1000, hi, linearLo, access);
       }

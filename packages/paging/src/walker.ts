@@ -341,7 +341,11 @@ export class PageWalker {
     const rights = ((accLo >>> 1) & 3) | ((accHi >>> 29) & RIGHT_XD);
     let errorCode = state.permission[(permissionIndex(access) << 3) | rights]!;
     const key = protectionKeys ? (leafHi >>> 27) & 0xf : 0;
-    if (protectionKeys && protectionKeyFault(state, rights, key, access)) {
+    if (
+      protectionKeys &&
+      (state.cr4 & (CR4.PKE | CR4.PKS)) !== 0 &&
+      protectionKeyFault(state, rights, key, access)
+    ) {
       errorCode |= PFEC.P | PFEC.PK | (access & (ACCESS_WRITE | ACCESS_USER));
     }
     if (errorCode !== 0) {
@@ -435,7 +439,8 @@ export class PageWalker {
       const gpa = r.entryAddress[level]!;
       if ((lo & need) === need || Number.isNaN(gpa)) continue;
       const value = (lo | need) >>> 0;
-      mem.write32(ss === undefined ? gpa : this.updateAt[level]!, value);
+      // A (bit 5) and D (bit 6) live in the entry's lowest byte: one byte store updates them.
+      mem.write8(ss === undefined ? gpa : this.updateAt[level]!, value & 0xff);
       r.entryLo[level] = value;
       const n = r.referenceCount++;
       r.referenceAddress[n] = gpa;
