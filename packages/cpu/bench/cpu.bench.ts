@@ -1,3 +1,7 @@
+import { decoderBenches } from './decoder.js';
+import { interpreterBenches } from './interpreter.js';
 import { representationBenches } from './representation.js';
 
 representationBenches();
+interpreterBenches();
+decoderBenches();

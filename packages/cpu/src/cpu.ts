@@ -138,21 +138,24 @@ export class Cpu {
   pendingStop: StopReason | undefined = undefined;
 
   /**
-   * Interpreter state: for each 4 KiB page holding cached decoded instructions, the linear
-   * addresses of those instructions. A store into such a page drops them (self-modifying code).
+   * Interpreter state: for each 4 KiB page holding cached decoded instructions, their linear
+   * addresses and which 64-byte lines of the page they occupy. A store into such a line drops
+   * the page's instructions (self-modifying code); stores to data that shares the page but
+   * not the lines cost a lookup only.
    */
-  readonly codePages = new Map<number, number[]>();
+  readonly codePages = new Map<number, CodePage>();
 
   private ripValue = 0;
-  private readonly cache: Map<number, Instr> | undefined;
   private readonly cacheSize: number;
+  private cached = 0;
+  private lastPage = Number.NaN;
+  private lastSlots: (Instr | undefined)[] = [];
 
   /** @param options - the memory, the privilege level and cache size */
   constructor(options: CpuOptions) {
     this.memory = options.memory;
     this.cpl = options.cpl ?? 0;
     this.cacheSize = options.decodeCacheSize ?? 16384;
-    this.cache = this.cacheSize > 0 ? new Map() : undefined;
   }
 
   /** RIP as a signed canonical linear address (interpreter view). */
@@ -245,10 +248,35 @@ export class Cpu {
 
   /** Interpreter use: drops every cached instruction that has a byte in linear page `page`. */
   invalidatePage(page: number): void {
-    const keys = this.codePages.get(page);
-    if (keys === undefined) return;
+    const entry = this.codePages.get(page);
+    if (entry === undefined) return;
     this.codePages.delete(page);
-    for (const key of keys) this.cache?.delete(key);
+    this.cached -= entry.count;
+    this.lastPage = Number.NaN;
+    // Instructions that start on the previous page and end on this one are cached there.
+    if (entry.crossFromPrevious) this.invalidatePage(page - 1);
+  }
+
+  /**
+   * Interpreter use: a store of `size` bytes at `linear` is about to happen; drops cached
+   * instructions on the 64-byte lines it touches.
+   */
+  noteStore(linear: number, size: number): void {
+    const last = linear + size - 1;
+    const page = Math.floor(linear / PAGE);
+    const entry = this.codePages.get(page);
+    if (
+      entry !== undefined &&
+      hitsLines(entry, linear - page * PAGE, Math.min(last - page * PAGE, PAGE - 1))
+    ) {
+      this.invalidatePage(page);
+    }
+    const lastPage = Math.floor(last / PAGE);
+    if (lastPage !== page) {
+      const next = this.codePages.get(lastPage);
+      if (next !== undefined && hitsLines(next, 0, last - lastPage * PAGE))
+        this.invalidatePage(lastPage);
+    }
   }
 
   /**
@@ -297,10 +325,18 @@ export class Cpu {
 
   private fetchDecode(): Instr {
     const rip = this.ripValue;
-    const cache = this.cache;
-    if (cache !== undefined) {
-      const hit = cache.get(rip);
+    const page = Math.floor(rip / PAGE);
+    if (page === this.lastPage) {
+      const hit = this.lastSlots[rip - page * PAGE];
       if (hit !== undefined) return hit;
+    } else {
+      const entry = this.codePages.get(page);
+      if (entry !== undefined) {
+        this.lastPage = page;
+        this.lastSlots = entry.slots;
+        const hit = entry.slots[rip - page * PAGE];
+        if (hit !== undefined) return hit;
+      }
     }
     const mem = this.memory;
     const cpl = this.cpl;
@@ -310,22 +346,65 @@ export class Cpu {
       if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
       return mem.fetch8(la, cpl);
     });
-    if (cache !== undefined) {
-      if (cache.size >= this.cacheSize) {
-        cache.clear();
-        this.codePages.clear();
-      }
-      cache.set(rip, ins);
-      const first = Math.floor(rip / PAGE);
-      const last = Math.floor((rip + ins.length - 1) / PAGE);
-      for (let page = first; page <= last; page++) {
-        const keys = this.codePages.get(page);
-        if (keys === undefined) this.codePages.set(page, [rip]);
-        else keys.push(rip);
-      }
-    }
+    if (this.cacheSize > 0) this.remember(rip, ins);
     return ins;
   }
+
+  // Caches `ins` in the page of its first byte and marks the 64-byte lines it occupies on
+  // every page it spans.
+  private remember(rip: number, ins: Instr): void {
+    if (this.cached >= this.cacheSize) {
+      this.codePages.clear();
+      this.cached = 0;
+      this.lastPage = Number.NaN;
+    }
+    const end = rip + ins.length - 1;
+    const first = Math.floor(rip / PAGE);
+    const last = Math.floor(end / PAGE);
+    for (let page = first; page <= last; page++) {
+      let entry = this.codePages.get(page);
+      if (entry === undefined) {
+        entry = {
+          slots: new Array(PAGE),
+          lines: new Uint32Array(2),
+          count: 0,
+          crossFromPrevious: false,
+        };
+        this.codePages.set(page, entry);
+      }
+      if (page === first) {
+        entry.slots[rip - page * PAGE] = ins;
+        entry.count++;
+        this.cached++;
+      } else {
+        entry.crossFromPrevious = true;
+      }
+      const from = Math.max(rip, page * PAGE) - page * PAGE;
+      const to = Math.min(end, page * PAGE + PAGE - 1) - page * PAGE;
+      for (let line = from >> 6; line <= to >> 6; line++) {
+        entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
+      }
+    }
+  }
+}
+
+/** Cached instructions of one 4 KiB page and the 64-byte lines they occupy (a bitmap). */
+export interface CodePage {
+  /** Decoded instructions by offset of their first byte. */
+  readonly slots: (Instr | undefined)[];
+  /** Bitmap of the 64-byte lines holding bytes of cached instructions. */
+  readonly lines: Uint32Array;
+  /** How many instructions `slots` holds. */
+  count: number;
+  /** Whether an instruction cached on the previous page ends on this one. */
+  crossFromPrevious: boolean;
+}
+
+function hitsLines(entry: CodePage, from: number, to: number): boolean {
+  for (let line = from >> 6; line <= to >> 6; line++) {
+    if ((entry.lines[line >> 5]! & (1 << (line & 31))) !== 0) return true;
+  }
+  return false;
 }
 
 function join(hi: number, lo: number): bigint {

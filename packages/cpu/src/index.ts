@@ -1,4 +1,11 @@
-export { Cpu, type CpuOptions, GPR_NAMES, type GprName, type StopReason } from './cpu.js';
+export {
+  type CodePage,
+  Cpu,
+  type CpuOptions,
+  GPR_NAMES,
+  type GprName,
+  type StopReason,
+} from './cpu.js';
 export { decode, type FetchByte, MAX_INSTRUCTION_LENGTH } from './decoder/decode.js';
 export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './decoder/instr.js';
 export { CpuError, type CpuErrorCode } from './errors.js';

@@ -1,4 +1,4 @@
-import type { GuestMemory } from '@vmkit/memory';
+import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import { PFEC, Vector } from '@vmkit/x86';
 import { CpuFault } from './fault.js';
 
@@ -73,46 +73,69 @@ export class FlatMemory implements CpuMemory {
 
   // An access that leaves the mapped memory part-way is split into bytes, so the fault
   // names the first unmapped byte (CR2, SDM Vol. 3A §4.7) and a write faults before it stores
-  // anything (an instruction's memory writes either all happen or none does).
-  private slowRead(linear: number, size: number, cpl: Privilege): number {
+  // anything (an instruction's memory writes either all happen or none does). The fast paths
+  // let GuestMemory do the bounds check (it throws before touching anything) and take the
+  // slow path only when it refuses.
+  private slowRead(linear: number, size: number, cpl: Privilege, e: unknown): number {
+    if (!(e instanceof GuestMemoryError)) throw e;
     let value = 0;
     for (let k = 0; k < size; k++) value += this.byte(linear + k, cpl, 0) * 2 ** (8 * k);
     return value;
   }
 
-  private slowWrite(linear: number, size: number, value: number, cpl: Privilege): void {
+  private slowWrite(linear: number, size: number, value: number, cpl: Privilege, e: unknown): void {
+    if (!(e instanceof GuestMemoryError)) throw e;
     for (let k = 0; k < size; k++) this.byte(linear + k, cpl, PFEC.WR);
     for (let k = 0; k < size; k++) this.mem.write8(linear + k, (value >>> (8 * k)) & 0xff);
   }
 
   /** {@inheritDoc CpuMemory.read8} */
   read8(linear: number, cpl: Privilege): number {
-    return this.byte(linear, cpl, 0);
+    try {
+      return this.mem.read8(linear);
+    } catch (e) {
+      return this.slowRead(linear, 1, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.read16} */
   read16(linear: number, cpl: Privilege): number {
-    if (linear >= 0 && this.mem.contains(linear, 2)) return this.mem.read16(linear);
-    return this.slowRead(linear, 2, cpl);
+    try {
+      return this.mem.read16(linear);
+    } catch (e) {
+      return this.slowRead(linear, 2, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.read32} */
   read32(linear: number, cpl: Privilege): number {
-    if (linear >= 0 && this.mem.contains(linear, 4)) return this.mem.read32(linear);
-    return this.slowRead(linear, 4, cpl);
+    try {
+      return this.mem.read32(linear);
+    } catch (e) {
+      return this.slowRead(linear, 4, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
-    if (linear < 0 || !this.mem.contains(linear, 1)) throw this.fault(linear, cpl, PFEC.WR);
-    this.mem.write8(linear, value);
+    try {
+      this.mem.write8(linear, value);
+    } catch (e) {
+      this.slowWrite(linear, 1, value, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.write16} */
   write16(linear: number, value: number, cpl: Privilege): void {
-    if (linear >= 0 && this.mem.contains(linear, 2)) this.mem.write16(linear, value);
-    else this.slowWrite(linear, 2, value, cpl);
+    try {
+      this.mem.write16(linear, value);
+    } catch (e) {
+      this.slowWrite(linear, 2, value, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {
-    if (linear >= 0 && this.mem.contains(linear, 4)) this.mem.write32(linear, value);
-    else this.slowWrite(linear, 4, value, cpl);
+    try {
+      this.mem.write32(linear, value);
+    } catch (e) {
+      this.slowWrite(linear, 4, value, cpl, e);
+    }
   }
   /** {@inheritDoc CpuMemory.write64} */
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
@@ -121,12 +144,17 @@ export class FlatMemory implements CpuMemory {
       this.mem.write32(linear + 4, hi);
     } else {
       for (let k = 0; k < 8; k++) this.byte(linear + k, cpl, PFEC.WR);
-      this.slowWrite(linear, 4, lo, cpl);
-      this.slowWrite(linear + 4, 4, hi, cpl);
+      for (let k = 0; k < 4; k++) this.mem.write8(linear + k, (lo >>> (8 * k)) & 0xff);
+      for (let k = 0; k < 4; k++) this.mem.write8(linear + 4 + k, (hi >>> (8 * k)) & 0xff);
     }
   }
   /** {@inheritDoc CpuMemory.fetch8} */
   fetch8(linear: number, cpl: Privilege): number {
-    return this.byte(linear, cpl, PFEC.ID);
+    try {
+      return this.mem.read8(linear);
+    } catch (e) {
+      if (!(e instanceof GuestMemoryError)) throw e;
+      throw this.fault(linear, cpl, PFEC.ID);
+    }
   }
 }

@@ -1,5 +1,6 @@
 // Multiply and divide: MUL, IMUL (one, two and three operands), DIV, IDIV (SDM Vol. 2 pages
-// of each). 64-bit forms compute through bigint; they are rare in compiled code.
+// of each). Products are computed in 32-bit words; 64-bit and 128/64-bit divisions go through
+// bigint (rare in compiled code).
 import { RFLAGS, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
@@ -39,6 +40,45 @@ function mulu32(a: number, b: number): number {
   return (((mid & 0xffff) << 16) | (p00 & 0xffff)) >>> 0;
 }
 
+// The 128-bit product of two 64-bit values as four 32-bit words (w0 lowest), without bigint:
+// the interpreter's hot 64-bit IMUL forms must not allocate.
+const W = new Uint32Array(4);
+const TWO32 = 4294967296;
+
+function mul64(aLo: number, aHi: number, bLo: number, bHi: number, signed: boolean): void {
+  const l0 = mulu32(aLo, bLo);
+  const h0 = mulHi;
+  const l1 = mulu32(aLo, bHi);
+  const h1 = mulHi;
+  const l2 = mulu32(aHi, bLo);
+  const h2 = mulHi;
+  const l3 = mulu32(aHi, bHi);
+  const h3 = mulHi;
+  const mid1 = h0 + l1 + l2;
+  const c1 = Math.floor(mid1 / TWO32);
+  const mid2 = h1 + h2 + l3 + c1;
+  const c2 = Math.floor(mid2 / TWO32);
+  let w2 = mid2 >>> 0;
+  let w3 = (h3 + c2) >>> 0;
+  if (signed) {
+    // Two's-complement correction of the high half: subtract b if a < 0 and a if b < 0.
+    if (aHi & 0x80000000) {
+      const t = w2 - bLo;
+      w3 = (w3 - bHi - (t < 0 ? 1 : 0)) >>> 0;
+      w2 = t >>> 0;
+    }
+    if (bHi & 0x80000000) {
+      const t = w2 - aLo;
+      w3 = (w3 - aHi - (t < 0 ? 1 : 0)) >>> 0;
+      w2 = t >>> 0;
+    }
+  }
+  W[0] = l0;
+  W[1] = mid1;
+  W[2] = w2;
+  W[3] = w3;
+}
+
 /** MUL r/m (F6h/F7h /4): unsigned rDX:rAX = rAX * r/m; CF = OF = (high half != 0). */
 export function mul(cpu: Cpu, ins: Instr): void {
   const size = ins.osize;
@@ -67,20 +107,24 @@ export function mul(cpu: Cpu, ins: Instr): void {
       return;
     }
     default: {
-      const p = big(cpu.lo[RAX]!, cpu.hi[RAX]!) * big(src, srcHi);
-      setPair(cpu, p);
-      setCfOf(cpu, p >> 64n !== 0n);
+      mul64(cpu.lo[RAX]!, cpu.hi[RAX]!, src, srcHi, false);
+      storeProduct(cpu);
+      setCfOf(cpu, (W[2]! | W[3]!) !== 0);
     }
   }
 }
 
-function setPair(cpu: Cpu, p: bigint): void {
-  const lo = BigInt.asUintN(64, p);
-  const hi = BigInt.asUintN(64, p >> 64n);
-  cpu.lo[RAX] = Number(lo & 0xffffffffn);
-  cpu.hi[RAX] = Number(lo >> 32n);
-  cpu.lo[RDX] = Number(hi & 0xffffffffn);
-  cpu.hi[RDX] = Number(hi >> 32n);
+function storeProduct(cpu: Cpu): void {
+  cpu.lo[RAX] = W[0]!;
+  cpu.hi[RAX] = W[1]!;
+  cpu.lo[RDX] = W[2]!;
+  cpu.hi[RDX] = W[3]!;
+}
+
+/** Whether the high half W[3]:W[2] is the sign extension of the low half W[1]:W[0]. */
+function fitsSigned(): boolean {
+  const ext = W[1]! & 0x80000000 ? 0xffffffff : 0;
+  return W[2] === ext && W[3] === ext;
 }
 
 /** IMUL r/m (F6h/F7h /5): signed rDX:rAX = rAX * r/m; CF = OF = (result != sext(low half)). */
@@ -116,9 +160,9 @@ export function imul1(cpu: Cpu, ins: Instr): void {
       return;
     }
     default: {
-      const p = signed64(cpu.lo[RAX]!, cpu.hi[RAX]!) * signed64(src, srcHi);
-      setPair(cpu, p);
-      setCfOf(cpu, p !== BigInt.asIntN(64, p));
+      mul64(cpu.lo[RAX]!, cpu.hi[RAX]!, src, srcHi, true);
+      storeProduct(cpu);
+      setCfOf(cpu, !fitsSigned());
     }
   }
 }
@@ -141,10 +185,9 @@ function imulTrunc(cpu: Cpu, ins: Instr, aLo: number, aHi: number, bLo: number, 
       return;
     }
     default: {
-      const p = signed64(aLo, aHi) * signed64(bLo, bHi);
-      const t = BigInt.asUintN(64, p);
-      writeReg(cpu, ins.reg, 8, ins.rex, Number(t & 0xffffffffn), Number(t >> 32n));
-      setCfOf(cpu, p !== BigInt.asIntN(64, p));
+      mul64(aLo, aHi, bLo, bHi, true);
+      writeReg(cpu, ins.reg, 8, ins.rex, W[0]!, W[1]!);
+      setCfOf(cpu, !fitsSigned());
     }
   }
 }

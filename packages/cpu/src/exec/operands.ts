@@ -158,11 +158,7 @@ export function readMem(cpu: Cpu, la: number, size: number): number {
  */
 export function writeMem(cpu: Cpu, la: number, size: number, lo: number, hi: number): void {
   const m = cpu.memory;
-  if (cpu.codePages.size !== 0) {
-    const page = Math.floor(la / 4096);
-    cpu.invalidatePage(page);
-    cpu.invalidatePage(Math.floor((la + size - 1) / 4096));
-  }
+  if (cpu.codePages.size !== 0) cpu.noteStore(la, size);
   switch (size) {
     case 1:
       m.write8(la, lo & 0xff, cpu.cpl);
