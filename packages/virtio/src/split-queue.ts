@@ -43,6 +43,23 @@ const TWO_POW_32 = 2 ** 32;
 const INDIRECT_REACH = 65536;
 
 /**
+ * Visit stamps for indirect tables, shared by every queue: walks are synchronous and never
+ * nest, so one 256 KiB scratch table serves them all instead of one per queue.
+ */
+let indirectSeen: Uint32Array | undefined;
+let indirectStamp = 0;
+
+function nextIndirectStamp(): { seen: Uint32Array; stamp: number } {
+  indirectSeen ??= new Uint32Array(INDIRECT_REACH);
+  indirectStamp = (indirectStamp + 1) >>> 0;
+  if (indirectStamp === 0) {
+    indirectSeen.fill(0);
+    indirectStamp = 1;
+  }
+  return { seen: indirectSeen, stamp: indirectStamp };
+}
+
+/**
  * The device side of a split virtqueue (virtio 1.2 §2.7) over any `GuestMemory`.
  *
  * Every field is little-endian; indices are free-running 16-bit counters (§2.7.13.3). Chains
@@ -84,7 +101,6 @@ export class SplitVirtqueue implements Virtqueue {
   private faultError: VirtioError | undefined;
   /** Per-descriptor visit stamps: a descriptor seen twice in one chain is a loop. */
   private readonly seen: Uint32Array;
-  private indirectSeen: Uint32Array | undefined;
   private stamp = 0;
   /** How many times each head is currently in flight (popped, not yet used). */
   private readonly inFlight: Uint16Array;
@@ -357,9 +373,7 @@ export class SplitVirtqueue implements Virtqueue {
         // §2.7.5.3: the table holds len/16 descriptors; the first is at index 0.
         table = hi * TWO_POW_32 + lo;
         tableLen = Math.min(len / 16, INDIRECT_REACH);
-        this.indirectSeen ??= new Uint32Array(INDIRECT_REACH);
-        seen = this.indirectSeen;
-        stamp = this.nextStamp();
+        ({ seen, stamp } = nextIndirectStamp());
         nested = true;
         index = 0;
         continue;
@@ -405,9 +419,8 @@ export class SplitVirtqueue implements Virtqueue {
   private nextStamp(): number {
     this.stamp = (this.stamp + 1) >>> 0;
     if (this.stamp === 0) {
-      // After 2^32 walks the stamps wrap: start from clean tables.
+      // After 2^32 walks the stamps wrap: start from a clean table.
       this.seen.fill(0);
-      this.indirectSeen?.fill(0);
       this.stamp = 1;
     }
     return this.stamp;

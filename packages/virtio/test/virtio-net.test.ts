@@ -302,6 +302,18 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     expect(b.net.queuePairs).toBe(2);
   });
 
+  it('drops a transmit chain larger than any packet without copying it', () => {
+    const a = netGuest({});
+    const host = new HostEndpoint();
+    new NetLink(a.net, host);
+    // 12 + 70000 bytes: described, never read.
+    a.queues[1]!.add([{ addr: 0x300000, len: NET_HDR_SIZE + 70000 }]);
+    if (a.queues[1]!.kick()) a.mmio.notify(1);
+    expect(a.queues[1]!.reclaim()).toEqual([{ id: 0, len: 0 }]);
+    expect(host.received).toHaveLength(0);
+    expect(a.net.stats.txDropped).toBe(1);
+  });
+
   it('transmits on every pair to the backend', () => {
     const a = netGuest({ queuePairs: 2 });
     const host = new HostEndpoint();

@@ -85,6 +85,14 @@ export const VIRTIO_NET_OK = 0;
 /** Control queue ack: failure. */
 export const VIRTIO_NET_ERR = 1;
 
+/**
+ * The largest packet the device carries: 65550 bytes, a maximum TCP/UDP packet plus the 14-byte
+ * Ethernet header (the receive-buffer size §5.1.6.3 asks for with guest TSO).
+ */
+const MAX_FRAME = 65550;
+/** Control commands are a few bytes; longer ones are read only this far. */
+const MAX_CONTROL = 4096;
+
 /** Counters of a {@link VirtioNet}. */
 export interface NetStats {
   /** Frames taken from transmit queues and handed to the backend. */
@@ -261,6 +269,12 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
   }
 
   private transmit(ctx: DeviceContext, chain: DescriptorChain, pair: number): boolean {
+    if (chain.readableBytes > NET_HDR_SIZE + MAX_FRAME) {
+      // Larger than any packet the device can carry (§5.1.6.3: 65550 bytes with TSO); the copy
+      // is never made, so a guest cannot make the host allocate gigabytes.
+      this.stats.txDropped++;
+      return true;
+    }
     const reader = chain.reader();
     const raw = reader.readAll();
     if (raw.length < NET_HDR_SIZE) {
@@ -396,7 +410,8 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
     const queue = ctx.queue(index);
     if (queue === undefined) return;
     for (let chain = queue.pop(); chain !== undefined; chain = queue.pop()) {
-      const command = chain.reader().readAll();
+      const command = new Uint8Array(Math.min(chain.readableBytes, MAX_CONTROL));
+      chain.reader().read(command);
       if (command.length < 2 || chain.writableBytes < 1) {
         ctx.fail(
           new VirtioError(
