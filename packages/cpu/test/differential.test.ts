@@ -4,6 +4,7 @@
 // faults (#DE, #UD, #GP) must match. VMKIT_DIFF_SCALE=<n> multiplies the case counts.
 import { describe, expect, it } from 'vitest';
 import {
+  addressing,
   arithmetic,
   bits,
   conditions,
@@ -52,6 +53,7 @@ const families: [string, (g: Gen, n: number) => Case[], number][] = [
   ['MOV/MOVZX/MOVSX/MOVSXD/LEA/moffs/XCHG/CMPXCHG/CMPXCHG8B/16B/XADD/CBW..CQO', moves, 3000],
   ['MOVS/CMPS/STOS/LODS/SCAS with REP/REPE/REPNE', strings, 2000],
   ['PUSH/POP/PUSHFQ/POPFQ/ENTER/LEAVE/CALL/RET/JMP/LOOP/JRCXZ', stackAndBranches, 1500],
+  ['memory operands: SIB, no base, RIP-relative, 67h; #GP/#SS on non-canonical', addressing, 2000],
   ['BSWAP/LAHF/SAHF/CLC/STC/CMC/CLD/STD/NOP/PAUSE/ENDBR64/fences', misc, 300],
 ];
 
@@ -59,7 +61,10 @@ describe.skipIf('skip' in harness)('vmkit matches the host CPU', () => {
   families.forEach(([name, gen, count], i) => {
     it(`${name} (${count * SCALE} cases)`, () => {
       const g = new Gen(mulberry32(0xd1ff + i));
-      check(gen(g, count * SCALE));
+      const cases = gen(g, count * SCALE);
+      // Most cases must run to completion natively, so that the comparison is of results and
+      // not of two faults.
+      expect(check(cases).faults).toBeLessThan(cases.length * 0.2);
     });
   });
 

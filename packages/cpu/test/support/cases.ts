@@ -720,3 +720,100 @@ export function misc(g: Gen, n: number): Case[] {
   }
   return out;
 }
+
+/**
+ * Memory operands through every addressing form: base + index * scale + disp8/disp32 with
+ * random registers (REX.X/REX.B included), no-base SIB, RIP-relative, and 67h (32-bit)
+ * addresses, on loads, stores and read-modify-write. Also the faults that addressing can
+ * raise: non-canonical addresses (#GP, or #SS through RSP/RBP) and a misaligned CMPXCHG16B.
+ */
+export function addressing(g: Gen, n: number): Case[] {
+  const out: Case[] = [];
+  for (let k = 0; k < n; k++) {
+    const size = g.pick(SIZES);
+    const w = size === 1 ? 0 : 1;
+    const op = g.pick([0x88 + w, 0x8a + w, 0x00 + w, 0x02 + w, 0x30 + w, 0x38 + w, 0x84 + w]);
+    const reg = g.reg();
+    const form = g.int(6);
+    const regs = g.regs();
+    const target = BigInt(BUFFER + 0x40 + g.int(0x180));
+    let modrmSib: number[];
+    let rexXB = 0;
+    let p67: number[] = [];
+    if (form <= 2) {
+      // base + index * scale + disp
+      const b = g.reg([reg]);
+      let x = g.reg([reg, b]);
+      if (x === 4) x = 5;
+      const scale = g.int(4);
+      const mod = form === 0 ? 0 : form === 1 ? 1 : 2;
+      const baseLow = b & 7;
+      const dispBytes = mod === 1 ? 1 : mod === 2 || baseLow === 5 ? 4 : 0;
+      const dmod = mod === 0 && baseLow === 5 ? 1 : mod;
+      const disp = dispBytes === 1 ? g.int(256) - 128 : dispBytes === 4 ? g.int(4096) - 2048 : 0;
+      const idx = BigInt.asUintN(64, BigInt(g.int(64) - 32));
+      regs[x] = idx;
+      regs[b] = BigInt.asUintN(64, target - (idx << BigInt(scale)) - BigInt(disp));
+      rexXB = ((x & 8) >> 2) | ((b & 8) >> 3);
+      modrmSib = [
+        (dmod << 6) | ((reg & 7) << 3) | 4,
+        (scale << 6) | ((x & 7) << 3) | baseLow,
+        ...(dmod === 1 ? [disp & 0xff] : dmod === 2 ? le(disp, 4) : []),
+      ];
+      // [rbp/r13 + index*scale] has no mod-0 form: it is encoded as mod 1 with disp8 = 0.
+      if (dmod === 1 && dispBytes === 4) {
+        modrmSib[2] = 0;
+        regs[b] = BigInt.asUintN(64, target - (idx << BigInt(scale)));
+      }
+    } else if (form === 3) {
+      // no base: [index * scale + disp32]
+      let x = g.reg([reg]);
+      if (x === 4) x = 5;
+      const scale = g.int(4);
+      const idx = BigInt(g.int(256));
+      regs[x] = idx;
+      const disp = Number(target - (idx << BigInt(scale)));
+      rexXB = (x & 8) >> 2;
+      modrmSib = [((reg & 7) << 3) | 4, (scale << 6) | ((x & 7) << 3) | 5, ...le(disp, 4)];
+    } else if (form === 4) {
+      // RIP-relative: the buffer lies 0x1000 below the code.
+      const prefixLen = (size === 2 ? 1 : 0) + 1;
+      const insLen = prefixLen + 1 + 1 + 4;
+      const disp = Number(target) - (CODE + insLen);
+      modrmSib = [((reg & 7) << 3) | 5, ...le(disp, 4)];
+    } else {
+      // 67h: a 32-bit address from 32-bit registers (the upper halves are ignored).
+      const b = g.reg([reg]);
+      const disp = g.int(256) - 128;
+      regs[b] = (BigInt(g.u32()) << 32n) | ((target - BigInt(disp)) & 0xffffffffn);
+      rexXB = (b & 8) >> 3;
+      const baseLow = b & 7;
+      p67 = [0x67];
+      modrmSib =
+        baseLow === 4
+          ? [0x40 | ((reg & 7) << 3) | 4, 0x24, disp & 0xff]
+          : [0x40 | ((reg & 7) << 3) | baseLow, disp & 0xff];
+    }
+    const rex = 0x40 | (size === 8 ? 8 : 0) | ((reg & 8) >> 1) | rexXB;
+    const code = Uint8Array.from([...p67, ...(size === 2 ? [0x66] : []), rex, op, ...modrmSib]);
+    const c = base(g, `addressing form ${form} op ${op.toString(16)} size ${size}`, code);
+    for (let r = 0; r < 16; r++) c.regs[r] = regs[r]!;
+    out.push(c);
+  }
+  // Faults: non-canonical addresses and a misaligned CMPXCHG16B.
+  for (let k = 0; k < n / 20; k++) {
+    const viaStack = g.rand() < 0.3;
+    const code = viaStack
+      ? Uint8Array.from([0x48, 0x8b, 0x45, 0x00]) // mov rax, [rbp]
+      : g.rand() < 0.5
+        ? Uint8Array.from([0x48, 0x8b, 0x03]) // mov rax, [rbx]
+        : Uint8Array.from([0xf0, 0x48, 0x0f, 0xc7, 0x0e]); // lock cmpxchg16b [rsi]
+    const c = base(g, `fault ${Buffer.from(code).toString('hex')}`, code);
+    const bad = g.pick([0x8000_0000_0000n, 0xffff_7fff_ffff_fff0n, 0x1234_5678_9abc_def0n]);
+    c.regs[5] = bad;
+    c.regs[3] = bad;
+    c.regs[6] = BigInt(BUFFER + 0x108);
+    out.push(c);
+  }
+  return out;
+}
