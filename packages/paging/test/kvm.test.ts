@@ -30,6 +30,7 @@ const GDT = 0x8000;
 const TSS = 0x9000;
 const IDT = 0xa000;
 const PML4 = 0x1000;
+const PML5 = 0x7000;
 const PDE_ADDR = 0x5000;
 const PTE_ADDR = 0x6000;
 const FRAME = 0x40_0000;
@@ -75,7 +76,11 @@ const XD = 1n << 63n;
 const RSVD51 = 1n << 51n;
 
 const cr0Of = (c: Case) => (0x8000_0011 | (c.wp ? 1 << 16 : 0)) >>> 0;
-const cr4Of = (c: Case) => (1 << 5) | (c.smep ? 1 << 20 : 0) | (c.smap ? 1 << 21 : 0);
+const LA57 = 1 << 12;
+let levels: 4 | 5 = 4;
+const cr4Of = (c: Case) =>
+  (1 << 5) | (levels === 5 ? LA57 : 0) | (c.smep ? 1 << 20 : 0) | (c.smap ? 1 << 21 : 0);
+const root = () => (levels === 5 ? PML5 : PML4);
 const eferOf = (c: Case) => 0x500 | (c.nxe ? 0x800 : 0);
 const rflagsOf = (c: Case) => 2 | (c.ac ? 1 << 18 : 0);
 const addressOf = (c: Case) => TEST_LINEAR + (c.kind === 2 ? (c.cpl === 3 ? 0x10 : 0) : 0x100);
@@ -108,6 +113,7 @@ function buildImage(guest: Uint8Array, cases: Case[]): Uint8Array {
   // Paging: PML4[0] -> PDPT; PDPT[0] -> PD (0-8 MiB in 2 MiB pages: supervisor, user, supervisor,
   // supervisor),
   // PDPT[1] -> test PD at 0x5000, whose PDE 0 (varied) -> test PT at 0x6000, PTE 0 (varied) -> FRAME.
+  q(PML5, BigInt(PML4) | P | RW | US); // used with 5-level paging only
   q(PML4, 0x2000n | P | RW | US);
   q(0x2000, 0x3000n | P | RW | US);
   q(0x2000 + 8, 0x5000n | P | RW | US);
@@ -163,7 +169,7 @@ function makeCases(): Case[] {
     if (bit()) leaf |= A;
     if (bit()) leaf |= D;
     if (bit() && bit()) leaf |= XD;
-    if (rare()) leaf |= RSVD51;
+    if (rare()) leaf |= bit() ? RSVD51 : 1n << BigInt(guestCpu.maxPhyAddr);
     if (large && rare()) leaf |= 1n << 13n; // reserved in a 2 MiB PDE
     let pde = BigInt(PTE_ADDR) | P;
     if (rare()) pde &= ~P;
@@ -171,7 +177,7 @@ function makeCases(): Case[] {
     if (bit() || bit()) pde |= US;
     if (bit()) pde |= A;
     if (bit() && bit()) pde |= XD;
-    if (rare()) pde |= RSVD51;
+    if (rare()) pde |= bit() ? RSVD51 : 1n << BigInt(guestCpu.maxPhyAddr);
     cases.push({
       pde: large ? leaf : pde,
       pte: large ? BigInt(FRAME) | P | RW | US : leaf,
@@ -189,24 +195,35 @@ function makeCases(): Case[] {
 
 const reason = unusable();
 if (reason !== undefined) console.log(`KVM differential test skipped: ${reason}`);
+const dir = reason === undefined ? mkdtempSync(join(tmpdir(), 'vmkit-paging-kvm-')) : '';
+/** The guest's MAXPHYADDR and LA57 support as KVM reports them. */
+const guestCpu = { maxPhyAddr: 46, la57: false };
+if (reason === undefined) {
+  execFileSync('gcc', ['-O2', '-o', join(dir, 'runner'), join(here, 'runner.c')]);
+  execFileSync('as', ['--64', '-o', join(dir, 'guest.o'), join(here, 'guest.S')]);
+  execFileSync('ld', [
+    '-Ttext=0x100000',
+    '-e',
+    '_start',
+    '--oformat',
+    'binary',
+    '-o',
+    join(dir, 'guest.bin'),
+    join(dir, 'guest.o'),
+  ]);
+  const [m, la57] = execFileSync(join(dir, 'runner'), ['--cpuid']).toString().trim().split(' ');
+  guestCpu.maxPhyAddr = Number(m);
+  guestCpu.la57 = la57 === '1';
+  if (!guestCpu.la57) {
+    console.log('KVM differential test, 5-level paging skipped: KVM does not offer LA57 here');
+  }
+}
 
 describe.skipIf(reason !== undefined)('differential test against KVM', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vmkit-paging-kvm-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('agrees with KVM on outcome, error code, CR2 and A/D flags', () => {
-    execFileSync('gcc', ['-O2', '-o', join(dir, 'runner'), join(here, 'runner.c')]);
-    execFileSync('as', ['--64', '-o', join(dir, 'guest.o'), join(here, 'guest.S')]);
-    execFileSync('ld', [
-      '-Ttext=0x100000',
-      '-e',
-      '_start',
-      '--oformat',
-      'binary',
-      '-o',
-      join(dir, 'guest.bin'),
-      join(dir, 'guest.o'),
-    ]);
+  const run = (paging: 4 | 5) => {
+    levels = paging;
     const guest = new Uint8Array(readFileSync(join(dir, 'guest.bin')));
     const cases = makeCases();
     const image = buildImage(guest, cases);
@@ -219,9 +236,9 @@ describe.skipIf(reason !== undefined)('differential test against KVM', () => {
         hex(MEM),
         hex(CODE),
         hex(0x51_0000),
-        hex(PML4),
+        hex(root()),
         hex(0x8001_0011),
-        hex(1 << 5),
+        hex((1 << 5) | (levels === 5 ? LA57 : 0)),
         hex(0xd00),
         hex(GDT),
         hex(0x37),
@@ -243,12 +260,12 @@ describe.skipIf(reason !== undefined)('differential test against KVM', () => {
       mem.write64(PDE_ADDR, c.pde);
       mem.write64(PTE_ADDR, c.pte);
       const state = new PagingState({
-        features: { maxPhyAddr: 46, page1GB: false },
+        features: { maxPhyAddr: guestCpu.maxPhyAddr, page1GB: false },
         cr0: cr0Of(c),
         cr4: cr4Of(c),
         efer: eferOf(c),
         rflags: rflagsOf(c),
-        cr3: BigInt(PML4),
+        cr3: BigInt(root()),
       });
       const access =
         (c.kind === 1 ? ACCESS_WRITE : c.kind === 2 ? ACCESS_FETCH : 0) |
@@ -282,10 +299,13 @@ describe.skipIf(reason !== undefined)('differential test against KVM', () => {
       }
     });
     console.log(
-      `KVM differential: ${cases.length} cases, ${faults} page faults, ${mismatches.length} mismatches`,
+      `KVM differential, ${levels}-level: ${cases.length} cases, ${faults} page faults, ${mismatches.length} mismatches`,
     );
     expect(mismatches.slice(0, 10)).toEqual([]);
     expect(faults).toBeGreaterThan(CASE_COUNT / 10);
     expect(cases.length - faults).toBeGreaterThan(CASE_COUNT / 10);
-  });
+  };
+
+  it('4-level paging: agrees with KVM on outcome, error code, CR2 and A/D flags', () => run(4));
+  it.skipIf(!guestCpu.la57)('5-level paging: agrees with KVM likewise', () => run(5));
 });

@@ -5,7 +5,7 @@
  * the scenarios lives in the image, which test/kvm.test.ts builds.
  *
  * usage: runner IMAGE MEMSIZE RIP RSP CR3 CR0 CR4 EFER GDT GDTLIMIT IDT TSS OUT OUTLEN
- * (numbers in hex)
+ * (numbers in hex), or: runner --cpuid, which prints the guest MAXPHYADDR and LA57 support.
  */
 #include <fcntl.h>
 #include <linux/kvm.h>
@@ -37,7 +37,24 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code) {
   s->db = code ? 0 : 1;
 }
 
+static int probe(void) {
+  int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+  if (kvm < 0) die("open /dev/kvm");
+  struct kvm_cpuid2 *cpuid = calloc(1, sizeof *cpuid + 256 * sizeof(struct kvm_cpuid_entry2));
+  cpuid->nent = 256;
+  if (ioctl(kvm, KVM_GET_SUPPORTED_CPUID, cpuid) < 0) die("KVM_GET_SUPPORTED_CPUID");
+  unsigned maxphyaddr = 36, la57 = 0;
+  for (unsigned i = 0; i < cpuid->nent; i++) {
+    struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
+    if (e->function == 0x80000008) maxphyaddr = e->eax & 0xff;
+    if (e->function == 7 && e->index == 0) la57 = (e->ecx >> 16) & 1;
+  }
+  printf("%u %u\n", maxphyaddr, la57);
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--cpuid") == 0) return probe();
   if (argc != 15) {
     fprintf(stderr, "usage: runner IMAGE MEMSIZE RIP RSP CR3 CR0 CR4 EFER GDT GDTLIMIT IDT TSS OUT OUTLEN\n");
     return 2;
