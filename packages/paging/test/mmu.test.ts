@@ -21,6 +21,7 @@ const CR4_SMAP = 1 << 21;
 const LONG = 0xd00;
 const FRAME_A = 0x7_0000n;
 const FRAME_B = 0x8_0000n;
+const PS_2M = 0x80n;
 
 function setup(cr4 = 0, options: MmuOptions = {}) {
   const mem = memory();
@@ -350,5 +351,46 @@ describe('TranslationCache', () => {
     expect(() => new TranslationCache({ sets: 3, ways: 2 }, 'lru')).toThrow(PagingError);
     expect(() => new TranslationCache({ sets: 4, ways: 65 }, 'lru')).toThrow(PagingError);
     expect(() => new TranslationCache({ sets: 4, ways: 2 }, 'mru' as 'lru')).toThrow(PagingError);
+  });
+});
+
+describe('MMU with a second stage and PAE register loads', () => {
+  it('a TLB hit still sends the final address through the second stage', () => {
+    const mem = memory();
+    const calls: number[] = [];
+    const mmu = new Mmu(mem, {
+      registers: { cr0: CR0_PG, cr4: CR4_PAE, efer: LONG },
+      secondStage: {
+        translate: (gpa) => {
+          calls.push(gpa);
+          return gpa;
+        },
+      },
+    });
+    mmu.movToCr3(0x10_0000n);
+    map(mem, { levels: 4, root: 0x10_0000, linear: 0x40_1000n, frame: FRAME_A });
+    expect(physicalOf(mmu, 0x40_1234n)).toBe(0x7_0234);
+    const afterWalk = calls.length;
+    expect(physicalOf(mmu, 0x40_1238n)).toBe(0x7_0238);
+    expect(calls.slice(afterWalk)).toEqual([0x7_0238]);
+    expect(mmu.stats.hits).toBe(1);
+  });
+
+  it('MOV to CR4 (PGE) and MOV to CR0 (PG) reload the PDPTE registers in PAE mode', () => {
+    const mem = memory();
+    const mmu = new Mmu(mem, { features: { maxPhyAddr: 36 }, registers: { cr4: CR4_PAE } });
+    put64(mem, 0x1000, P | 0x2000n);
+    put64(mem, 0x2000, P | RW | 0x3000n);
+    put64(mem, 0x3000, P | RW | 0x5000n);
+    mmu.movToCr3(0x1000n);
+    expect(mmu.movToCr0(CR0_PG)).toBe(WalkOutcome.OK); // enabling paging loads the PDPTEs
+    expect(physicalOf(mmu, 0x10n)).toBe(0x5010);
+    put64(mem, 0x1000, P | 0x4000n);
+    put64(mem, 0x4000, P | RW | PS_2M);
+    expect(mmu.movToCr4(CR4_PAE | CR4_PGE)).toBe(WalkOutcome.OK);
+    expect(physicalOf(mmu, 0x10n)).toBe(0x10); // the new PDPTE -> a 2 MiB page at 0
+    put64(mem, 0x1000, P | (1n << 40n));
+    expect(mmu.movToCr4(CR4_PAE)).toBe(WalkOutcome.GENERAL_PROTECTION);
+    expect(mmu.state.cr4).toBe(CR4_PAE | CR4_PGE); // unchanged on #GP(0)
   });
 });
