@@ -44,6 +44,10 @@ export interface VirtioDeviceModel {
   notify(index: number): void;
   /** Device reset (§2.4): forget everything negotiated and in flight. */
   reset(): void;
+  /** The model's own state for a snapshot (plain, JSON-encodable data), if it has any. */
+  save?(): unknown;
+  /** Restores {@link VirtioDeviceModel.save}'s state; called after `activate` when live. */
+  restore?(state: unknown): void;
 }
 
 /** What a device model may do once it is live. */

@@ -3,6 +3,7 @@ import { DeviceStatus, FeatureBit, featureMask, hasFeature, MAX_QUEUE_SIZE } fro
 import type { DeviceContext, VirtioDeviceModel } from './device-model.js';
 import { VirtioError } from './errors.js';
 import { PackedVirtqueue } from './packed-queue.js';
+import type { FaultState, VirtqueueState } from './queue-state.js';
 import { SplitVirtqueue } from './split-queue.js';
 import type { Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
@@ -17,6 +18,35 @@ export type InterruptReason = 'used' | 'config';
 export const ISR_USED = 1;
 /** ISR bit for a configuration change notification (bit 1). */
 export const ISR_CONFIG = 2;
+
+/**
+ * A snapshot of a {@link VirtioDevice} between notifications (Firecracker's Persist pattern):
+ * plain, JSON-encodable, versioned. Guest memory and the transport are saved separately.
+ */
+export interface VirtioDeviceState {
+  /** Format version of this object. */
+  readonly version: 1;
+  /** The device ID the state belongs to. */
+  readonly deviceId: number;
+  /** Device status byte. */
+  readonly status: number;
+  /** Driver features as [bits 0-31, bits 32-63]. */
+  readonly driverFeatures: readonly [number, number];
+  /** Pending ISR bits. */
+  readonly isr: number;
+  /** Configuration generation. */
+  readonly generation: number;
+  /** Refused status writes so far. */
+  readonly refusedStatusWrites: number;
+  /** Driver-visible configuration of every queue. */
+  readonly queues: readonly QueueState[];
+  /** Device-side state of every live queue (`null` where not live). */
+  readonly live: readonly (VirtqueueState | null)[];
+  /** Why the device needs a reset, if it does. */
+  readonly error?: FaultState;
+  /** The device model's own state. */
+  readonly model?: unknown;
+}
 
 /** Options of a {@link VirtioDevice}. */
 export interface VirtioDeviceOptions {
@@ -341,6 +371,97 @@ export class VirtioDevice {
     });
     this.live = this.live.map(() => undefined);
     this.model.reset();
+  }
+
+  /**
+   * Saves the device between notifications (nothing in flight): status, features, queues, ISR,
+   * the error and the model's state.
+   *
+   * @returns plain data for {@link VirtioDevice.restore}
+   * @throws VirtioError `INVALID_STATE` while a queue has chains in flight
+   */
+  save(): VirtioDeviceState {
+    const f = this.driverFeatureBits;
+    const e = this.error;
+    const model = this.model.save?.();
+    return {
+      version: 1,
+      deviceId: this.model.deviceId,
+      status: this.statusValue,
+      driverFeatures: [Number(f & 0xffff_ffffn), Number(f >> 32n)],
+      isr: this.isrValue,
+      generation: this.generation,
+      refusedStatusWrites: this.refusedStatusWrites,
+      queues: this.queues.map((q) => ({
+        size: q.size,
+        ready: q.ready,
+        words: {
+          desc: [...q.words.desc],
+          driver: [...q.words.driver],
+          device: [...q.words.device],
+        },
+      })),
+      live: this.live.map((q) => q?.save() ?? null),
+      ...(e === undefined
+        ? {}
+        : {
+            error: {
+              code: e.code,
+              message: e.message,
+              ...(e.head === undefined ? {} : { head: e.head }),
+            },
+          }),
+      ...(model === undefined ? {} : { model }),
+    };
+  }
+
+  /**
+   * Restores a state saved by {@link VirtioDevice.save} (guest memory restored separately): the
+   * live queues are rebuilt, and a device past DRIVER_OK is re-activated before the model's
+   * own state is restored.
+   *
+   * @param state - the saved state
+   * @throws VirtioError `INVALID_ARGUMENT` for a state of another version, device type or queue count
+   */
+  restore(state: VirtioDeviceState): void {
+    if (
+      state.version !== 1 ||
+      state.deviceId !== this.model.deviceId ||
+      state.queues.length !== this.queues.length
+    ) {
+      throw new VirtioError('INVALID_ARGUMENT', 'the state belongs to another kind of device');
+    }
+    this.model.reset();
+    this.statusValue = state.status & 0xff;
+    this.driverFeatureBits =
+      (BigInt(state.driverFeatures[1] >>> 0) << 32n) | BigInt(state.driverFeatures[0] >>> 0);
+    this.isrValue = state.isr;
+    this.generation = state.generation;
+    this.refusedStatusWrites = state.refusedStatusWrites;
+    this.error =
+      state.error === undefined
+        ? undefined
+        : new VirtioError(state.error.code, state.error.message, state.error.head);
+    state.queues.forEach((q, i) => {
+      const target = this.queues[i]!;
+      target.size = q.size;
+      target.ready = q.ready;
+      target.words.desc.splice(0, 2, q.words.desc[0], q.words.desc[1]);
+      target.words.driver.splice(0, 2, q.words.driver[0], q.words.driver[1]);
+      target.words.device.splice(0, 2, q.words.device[0], q.words.device[1]);
+    });
+    this.live = state.live.map((s, i) => {
+      if (s === null) return undefined;
+      const options = {
+        meter: this.queueMeter?.(i) ?? this.meter,
+        onFault: (e: VirtioError) => this.fail(e),
+      };
+      return s.kind === 'split'
+        ? SplitVirtqueue.restore(this.memory, s, options)
+        : PackedVirtqueue.restore(this.memory, s, options);
+    });
+    if ((this.statusValue & DeviceStatus.DRIVER_OK) !== 0) this.model.activate(this.context);
+    if (state.model !== undefined) this.model.restore?.(state.model);
   }
 
   /**

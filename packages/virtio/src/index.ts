@@ -38,6 +38,7 @@ export {
   type QueueState,
   VirtioDevice,
   type VirtioDeviceOptions,
+  type VirtioDeviceState,
 } from './device.js';
 export type { DeviceContext, VirtioDeviceModel } from './device-model.js';
 export { VirtioError, type VirtioErrorCode } from './errors.js';
@@ -47,6 +48,7 @@ export {
   MMIO_MAGIC,
   MMIO_VERSION,
   MmioRegister,
+  type MmioTransportState,
   type VirtioMmioOptions,
   VirtioMmioTransport,
 } from './mmio-transport.js';
@@ -73,6 +75,7 @@ export {
   NetConfig,
   NetFeature,
   type NetStats,
+  type SavedFrame,
   VIRTIO_NET_CTRL_MQ,
   VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
   VIRTIO_NET_ERR,
@@ -80,6 +83,7 @@ export {
   VIRTIO_NET_S_LINK_UP,
   VirtioNet,
   type VirtioNetOptions,
+  type VirtioNetState,
 } from './net/virtio-net.js';
 export {
   isValidPackedQueueSize,
@@ -96,6 +100,7 @@ export { PackedVirtqueue } from './packed-queue.js';
 export {
   CommonCfg,
   PCI_CAP_ID_VNDR,
+  type PciTransportState,
   VIRTIO_MSI_NO_VECTOR,
   VIRTIO_PCI_DEVICE_ID_BASE,
   VIRTIO_PCI_VENDOR_ID,
@@ -104,6 +109,13 @@ export {
   type VirtioPciOptions,
   VirtioPciTransport,
 } from './pci-transport.js';
+export type {
+  FaultState,
+  PackedQueueState,
+  QueueFeatureState,
+  SplitQueueState,
+  VirtqueueState,
+} from './queue-state.js';
 export {
   DESCRIPTOR_SIZE,
   isValidSplitQueueSize,

@@ -70,6 +70,16 @@ export const MmioRegister = {
   ConfigGeneration: 0x0fc,
 } as const;
 
+/** The selector registers of a {@link VirtioMmioTransport}, as saved. */
+export interface MmioTransportState {
+  /** DeviceFeaturesSel. */
+  readonly deviceFeaturesSel: number;
+  /** DriverFeaturesSel. */
+  readonly driverFeaturesSel: number;
+  /** QueueSel. */
+  readonly queueSel: number;
+}
+
 /** Options of a {@link VirtioMmioTransport}. */
 export interface VirtioMmioOptions {
   /** VendorID register value; defaults to 0x1AF4. */
@@ -128,6 +138,23 @@ export class VirtioMmioTransport implements MmioHandler {
   /** The current level of the interrupt line (InterruptStatus != 0). */
   get interruptLevel(): boolean {
     return this.level;
+  }
+
+  /** The transport's own registers for a snapshot (the device is saved separately). */
+  save(): MmioTransportState {
+    return {
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      queueSel: this.queueSel,
+    };
+  }
+
+  /** Restores {@link VirtioMmioTransport.save}'s state and the interrupt line level. */
+  restore(state: MmioTransportState): void {
+    this.deviceFeaturesSel = state.deviceFeaturesSel;
+    this.driverFeaturesSel = state.driverFeaturesSel;
+    this.queueSel = state.queueSel;
+    this.updateLine();
   }
 
   read(offset: number, size: AccessSize): bigint {

@@ -14,6 +14,7 @@ import {
   VIRTQ_DESC_F_AVAIL,
   VIRTQ_DESC_F_USED,
 } from './packed-layout.js';
+import type { PackedQueueState } from './queue-state.js';
 import { checkRam, RamMap } from './ram-check.js';
 import type { QueueFeatures, QueueOptions } from './split-queue.js';
 import type { Virtqueue } from './virtqueue.js';
@@ -235,6 +236,72 @@ export class PackedVirtqueue implements Virtqueue {
     if (this.faultError !== undefined) return false;
     this.guard(() => this.writeDeviceEvent());
     return this.hasAvailable();
+  }
+
+  /**
+   * The queue's state for a snapshot, taken between notifications.
+   *
+   * @returns plain data for {@link PackedVirtqueue.restore}
+   * @throws VirtioError `INVALID_STATE` while buffers are in flight
+   */
+  save(): PackedQueueState {
+    if (this.slots.some((n) => n !== 0)) {
+      throw new VirtioError('INVALID_STATE', 'buffers in flight');
+    }
+    const f = this.faultError;
+    return {
+      kind: 'packed',
+      layout: {
+        size: this.size,
+        descRing: this.ring,
+        driverEvent: this.driverEvent,
+        deviceEvent: this.deviceEvent,
+      },
+      features: { eventIdx: this.eventIdx, indirect: this.indirect, inOrder: this.inOrder },
+      nextAvail: this.nextAvail,
+      availWrap: this.availWrap,
+      nextUsed: this.nextUsed,
+      usedWrap: this.usedWrap,
+      usedLinear: this.usedLinear,
+      signalledLinear: this.signalledLinear,
+      notificationsEnabled: this.notificationsEnabled,
+      ...(f === undefined
+        ? {}
+        : {
+            fault: {
+              code: f.code,
+              message: f.message,
+              ...(f.head === undefined ? {} : { head: f.head }),
+            },
+          }),
+    };
+  }
+
+  /**
+   * Rebuilds a queue from {@link PackedVirtqueue.save}.
+   *
+   * @param mem - guest memory (restored separately)
+   * @param state - the saved state
+   * @param options - fault callback and meter for the new queue
+   * @returns the queue
+   */
+  static restore(
+    mem: GuestMemory,
+    state: PackedQueueState,
+    options: QueueOptions = {},
+  ): PackedVirtqueue {
+    const q = new PackedVirtqueue(mem, state.layout, state.features, options);
+    q.nextAvail = state.nextAvail % q.size;
+    q.availWrap = state.availWrap & 1;
+    q.nextUsed = state.nextUsed % q.size;
+    q.usedWrap = state.usedWrap & 1;
+    q.usedLinear = state.usedLinear & 0xffff;
+    q.signalledLinear = state.signalledLinear & 0xffff;
+    q.notificationsEnabled = state.notificationsEnabled;
+    if (state.fault !== undefined) {
+      q.faultError = new VirtioError(state.fault.code, state.fault.message, state.fault.head);
+    }
+    return q;
   }
 
   /** Records a guest fault and stops the queue; later faults are ignored. */

@@ -90,6 +90,23 @@ export const VirtioPciLayout = {
   msixPba: 0xc000,
 } as const;
 
+/**
+ * The virtio registers of a {@link VirtioPciTransport}, as saved. The PCI configuration space
+ * and MSI-X table belong to `@vmkit/pci`; the device is saved separately.
+ */
+export interface PciTransportState {
+  /** device_feature_select. */
+  readonly deviceFeatureSelect: number;
+  /** driver_feature_select. */
+  readonly driverFeatureSelect: number;
+  /** queue_select. */
+  readonly queueSelect: number;
+  /** config_msix_vector. */
+  readonly configVector: number;
+  /** queue_msix_vector of every queue. */
+  readonly queueVectors: readonly number[];
+}
+
 /** Options of a {@link VirtioPciTransport}. */
 export interface VirtioPciOptions {
   /** MSI-X vectors (default: one per queue plus one for configuration changes). */
@@ -197,6 +214,28 @@ export class VirtioPciTransport {
     fn.onReset(() => {
       this.device.reset();
       this.resetRegisters();
+    });
+  }
+
+  /** The transport's own registers for a snapshot. */
+  save(): PciTransportState {
+    return {
+      deviceFeatureSelect: this.deviceFeatureSelect,
+      driverFeatureSelect: this.driverFeatureSelect,
+      queueSelect: this.queueSelect,
+      configVector: this.configVector,
+      queueVectors: [...this.queueVectors],
+    };
+  }
+
+  /** Restores {@link VirtioPciTransport.save}'s state. */
+  restore(state: PciTransportState): void {
+    this.deviceFeatureSelect = state.deviceFeatureSelect;
+    this.driverFeatureSelect = state.driverFeatureSelect;
+    this.queueSelect = state.queueSelect;
+    this.configVector = this.mapVector(state.configVector);
+    state.queueVectors.forEach((v, i) => {
+      if (i < this.queueVectors.length) this.queueVectors[i] = this.mapVector(v);
     });
   }
 

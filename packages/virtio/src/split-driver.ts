@@ -126,6 +126,25 @@ export class SplitQueueDriver {
     this.freeCount = this.size;
   }
 
+  /**
+   * A copy of this driver's bookkeeping bound to another memory that holds a copy of the rings,
+   * without touching them: the driver half of a snapshot test.
+   *
+   * @param mem - the memory the copy drives
+   * @returns the copy
+   */
+  fork(mem: GuestMemory): SplitQueueDriver {
+    const copy: SplitQueueDriver = Object.create(SplitQueueDriver.prototype);
+    Object.assign(copy, this, {
+      mem,
+      free: this.free.slice(),
+      chains: new Map([...this.chains].map(([k, v]) => [k, [...v]])),
+      writableBytes: new Map(this.writableBytes),
+      outstanding: [...this.outstanding],
+    });
+    return copy;
+  }
+
   /** Descriptors not in use by any outstanding buffer. */
   get freeDescriptors(): number {
     return this.freeCount;

@@ -10,6 +10,7 @@ import {
 } from './constants.js';
 import { VirtioError, type VirtioErrorCode } from './errors.js';
 import { needEvent } from './event-idx.js';
+import type { SplitQueueState } from './queue-state.js';
 import { checkRam, RamMap } from './ram-check.js';
 import {
   isValidSplitQueueSize,
@@ -307,6 +308,62 @@ export class SplitVirtqueue implements Virtqueue {
     // §2.7.10.2: with EVENT_IDX the flags stay 0 and avail_event names the entry we wait for.
     this.guard(() => (this.eventIdx ? this.writeAvailEvent() : this.mem.write16(this.used, 0)));
     return this.hasAvailable();
+  }
+
+  /**
+   * The queue's state for a snapshot (Firecracker's Persist pattern). Taken between
+   * notifications: a chain still in flight would be lost, so that is refused.
+   *
+   * @returns plain data for {@link SplitVirtqueue.restore}
+   * @throws VirtioError `INVALID_STATE` while chains are in flight
+   */
+  save(): SplitQueueState {
+    if (this.inFlightTotal !== 0) {
+      throw new VirtioError('INVALID_STATE', `${this.inFlightTotal} chains in flight`);
+    }
+    const f = this.faultError;
+    return {
+      kind: 'split',
+      layout: { size: this.size, descTable: this.desc, availRing: this.avail, usedRing: this.used },
+      features: { eventIdx: this.eventIdx, indirect: this.indirect, inOrder: this.inOrder },
+      lastAvail: this.lastAvail,
+      usedIdx: this.usedIdx,
+      signalledUsed: this.signalledUsed,
+      notificationsEnabled: this.notificationsEnabled,
+      ...(f === undefined
+        ? {}
+        : {
+            fault: {
+              code: f.code,
+              message: f.message,
+              ...(f.head === undefined ? {} : { head: f.head }),
+            },
+          }),
+    };
+  }
+
+  /**
+   * Rebuilds a queue from {@link SplitVirtqueue.save}; the rings themselves are in guest memory.
+   *
+   * @param mem - guest memory (restored separately)
+   * @param state - the saved state
+   * @param options - fault callback and meter for the new queue
+   * @returns the queue
+   */
+  static restore(
+    mem: GuestMemory,
+    state: SplitQueueState,
+    options: QueueOptions = {},
+  ): SplitVirtqueue {
+    const q = new SplitVirtqueue(mem, state.layout, state.features, options);
+    q.lastAvail = state.lastAvail & 0xffff;
+    q.usedIdx = state.usedIdx & 0xffff;
+    q.signalledUsed = state.signalledUsed & 0xffff;
+    q.notificationsEnabled = state.notificationsEnabled;
+    if (state.fault !== undefined) {
+      q.faultError = new VirtioError(state.fault.code, state.fault.message, state.fault.head);
+    }
+    return q;
   }
 
   /** Records a guest fault and stops the queue; later faults are ignored. */

@@ -1,5 +1,6 @@
 import type { DescriptorChain } from './chain.js';
 import type { VirtioError } from './errors.js';
+import type { VirtqueueState } from './queue-state.js';
 
 /**
  * The device side of a virtqueue, the same for split (§2.7) and packed (§2.8) rings: what a
@@ -39,6 +40,12 @@ export interface Virtqueue {
   needsNotification(): boolean;
   /** Asks the driver not to send available buffer notifications (a hint, §2.7.10). */
   disableNotification(): void;
+  /**
+   * The device-side state for a snapshot, taken between notifications (nothing in flight).
+   *
+   * @throws VirtioError `INVALID_STATE` while chains are in flight
+   */
+  save(): VirtqueueState;
   /**
    * Asks the driver to send available buffer notifications again.
    *

@@ -105,6 +105,24 @@ export interface NetStats {
   rxDropped: number;
 }
 
+/** The saved state of a {@link VirtioNet}. */
+export interface VirtioNetState {
+  /** Queue pairs in use. */
+  readonly activePairs: number;
+  /** Link status. */
+  readonly linkUp: boolean;
+  /** Frames waiting for receive buffers. */
+  readonly backlog: readonly SavedFrame[];
+}
+
+/** A held frame in a {@link VirtioNetState}. */
+export interface SavedFrame {
+  /** The frame bytes. */
+  readonly data: readonly number[];
+  /** Its offload metadata. */
+  readonly header: NetHeader;
+}
+
 /** Options of a {@link VirtioNet}. */
 export interface VirtioNetOptions {
   /** The MAC address (6 bytes or "52:54:00:12:34:56"); offered with VIRTIO_NET_F_MAC. */
@@ -215,6 +233,25 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
     this.context = undefined;
     this.activePairs = 1;
     this.backlog.length = 0;
+  }
+
+  /** Active queue pairs, link state and held frames, for a snapshot. */
+  save(): VirtioNetState {
+    return {
+      activePairs: this.activePairs,
+      linkUp: (this.config.read(NetConfig.status, 2) & VIRTIO_NET_S_LINK_UP) !== 0,
+      backlog: this.backlog.map((f) => ({ data: [...f.data], header: { ...f.header } })),
+    };
+  }
+
+  /** Restores {@link VirtioNet.save}'s state. */
+  restore(state: unknown): void {
+    const s = state as VirtioNetState;
+    this.activePairs = Math.min(Math.max(1, s.activePairs), this.maxPairs);
+    this.config.set16(NetConfig.status, s.linkUp ? VIRTIO_NET_S_LINK_UP : 0);
+    this.backlog.length = 0;
+    for (const f of s.backlog)
+      this.backlog.push({ data: Uint8Array.from(f.data), header: f.header });
   }
 
   attach(backend: NetBackend): void {
