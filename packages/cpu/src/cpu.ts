@@ -1,8 +1,13 @@
 import { RFLAGS, Vector } from '@vmkit/x86';
+import { type Block, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './block.js';
 import { decode } from './decoder/decode.js';
-import type { Instr } from './decoder/instr.js';
+import type { Handler, Instr } from './decoder/instr.js';
 import { CpuError } from './errors.js';
+import * as cond from './exec/cond.js';
+import * as control from './exec/control.js';
+import * as misc from './exec/misc.js';
 import { canonical } from './exec/operands.js';
+import * as str from './exec/string.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
 
@@ -145,11 +150,14 @@ export class Cpu {
    */
   readonly codePages = new Map<number, CodePage>();
 
-  private ripValue = 0;
+  /** Interpreter state: RIP as a signed canonical linear address (prefer `rip`). */
+  ripValue = 0;
+  /** Interpreter state: bumped whenever cached code is dropped, so a running block stops. */
+  codeEpoch = 0;
   private readonly cacheSize: number;
   private cached = 0;
   private lastPage = Number.NaN;
-  private lastSlots: (Instr | undefined)[] = [];
+  private lastSlots: (Block | undefined)[] = [];
 
   /** @param options - the memory, the privilege level and cache size */
   constructor(options: CpuOptions) {
@@ -253,6 +261,7 @@ export class Cpu {
     this.codePages.delete(page);
     this.cached -= entry.count;
     this.lastPage = Number.NaN;
+    this.codeEpoch++;
     // Instructions that start on the previous page and end on this one are cached there.
     if (entry.crossFromPrevious) this.invalidatePage(page - 1);
   }
@@ -293,12 +302,7 @@ export class Cpu {
     const start = budget;
     try {
       while (this.remaining > 0) {
-        const ins = this.fetchDecode();
-        this.nextRip = this.ripValue + ins.length;
-        this.committedFlags = this.flags;
-        ins.exec(this, ins);
-        this.ripValue = this.nextRip;
-        this.remaining--;
+        this.fetchBlock().run(this);
         if (this.pendingStop !== undefined) {
           const stop = this.pendingStop;
           this.pendingStop = undefined;
@@ -323,7 +327,7 @@ export class Cpu {
     }
   }
 
-  private fetchDecode(): Instr {
+  private fetchBlock(): Block {
     const rip = this.ripValue;
     const page = Math.floor(rip / PAGE);
     if (page === this.lastPage) {
@@ -338,60 +342,118 @@ export class Cpu {
         if (hit !== undefined) return hit;
       }
     }
+    const block = this.buildBlock(rip);
+    if (this.cacheSize > 0) this.remember(block);
+    return block;
+  }
+
+  // Decodes from `rip` to the end of the basic block: a control transfer, a string
+  // instruction (it may repeat), HLT/UD2, the end of the 4 KiB page or MAX_BLOCK_INSTRUCTIONS.
+  // A fault while decoding the first instruction is the instruction's fault; one on a later
+  // instruction just ends the block before it (it faults when execution gets there).
+  private buildBlock(start: number): Block {
+    const instructions: Instr[] = [];
+    let rip = start;
+    const pageEnd = (Math.floor(start / PAGE) + 1) * PAGE;
+    for (;;) {
+      let ins: Instr;
+      try {
+        ins = this.decodeAt(rip);
+      } catch (e) {
+        if (instructions.length === 0) throw e;
+        break;
+      }
+      instructions.push(ins);
+      rip += ins.length;
+      if (
+        ENDS_BLOCK.has(ins.exec) ||
+        rip >= pageEnd ||
+        instructions.length >= MAX_BLOCK_INSTRUCTIONS
+      ) {
+        break;
+      }
+    }
+    return compileBlock(start, instructions);
+  }
+
+  private decodeAt(rip: number): Instr {
     const mem = this.memory;
     const cpl = this.cpl;
-    const ins = decode((i) => {
+    return decode((i) => {
       const la = rip + i;
       // Fetching past the top of the canonical lower half is a #GP (SDM Vol. 1 §3.3.7.1).
       if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
       return mem.fetch8(la, cpl);
     });
-    if (this.cacheSize > 0) this.remember(rip, ins);
-    return ins;
   }
 
-  // Caches `ins` in the page of its first byte and marks the 64-byte lines it occupies on
-  // every page it spans.
-  private remember(rip: number, ins: Instr): void {
-    if (this.cached >= this.cacheSize) {
+  // Caches `block` in the page of its first byte and marks the 64-byte lines its instructions
+  // occupy on every page they span.
+  private remember(block: Block): void {
+    const n = block.instructions.length;
+    if (this.cached + n > this.cacheSize) {
       this.codePages.clear();
       this.cached = 0;
       this.lastPage = Number.NaN;
     }
-    const end = rip + ins.length - 1;
-    const first = Math.floor(rip / PAGE);
-    const last = Math.floor(end / PAGE);
-    for (let page = first; page <= last; page++) {
-      let entry = this.codePages.get(page);
-      if (entry === undefined) {
-        entry = {
-          slots: new Array(PAGE),
-          lines: new Uint32Array(2),
-          count: 0,
-          crossFromPrevious: false,
-        };
-        this.codePages.set(page, entry);
+    let rip = block.start;
+    for (let k = 0; k < n; k++) {
+      const ins = block.instructions[k]!;
+      const end = rip + ins.length - 1;
+      const first = Math.floor(rip / PAGE);
+      const last = Math.floor(end / PAGE);
+      for (let page = first; page <= last; page++) {
+        let entry = this.codePages.get(page);
+        if (entry === undefined) {
+          entry = {
+            slots: new Array(PAGE),
+            lines: new Uint32Array(2),
+            count: 0,
+            crossFromPrevious: false,
+          };
+          this.codePages.set(page, entry);
+        }
+        if (k === 0 && page === first) {
+          entry.slots[rip - page * PAGE] = block;
+          entry.count += n;
+          this.cached += n;
+        }
+        if (page !== Math.floor(block.start / PAGE)) entry.crossFromPrevious = true;
+        const from = Math.max(rip, page * PAGE) - page * PAGE;
+        const to = Math.min(end, page * PAGE + PAGE - 1) - page * PAGE;
+        for (let line = from >> 6; line <= to >> 6; line++) {
+          entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
+        }
       }
-      if (page === first) {
-        entry.slots[rip - page * PAGE] = ins;
-        entry.count++;
-        this.cached++;
-      } else {
-        entry.crossFromPrevious = true;
-      }
-      const from = Math.max(rip, page * PAGE) - page * PAGE;
-      const to = Math.min(end, page * PAGE + PAGE - 1) - page * PAGE;
-      for (let line = from >> 6; line <= to >> 6; line++) {
-        entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
-      }
+      rip = end + 1;
     }
   }
 }
 
+/** Handlers after which a block ends: they may transfer control, repeat, or stop. */
+const ENDS_BLOCK = new Set<Handler>([
+  control.jmpRel,
+  control.jmpRm,
+  control.callRel,
+  control.callRm,
+  control.ret,
+  control.retImm,
+  control.loop,
+  control.jrcxz,
+  cond.jcc,
+  str.movs,
+  str.cmps,
+  str.stos,
+  str.lods,
+  str.scas,
+  misc.hlt,
+  misc.ud2,
+]);
+
 /** Cached instructions of one 4 KiB page and the 64-byte lines they occupy (a bitmap). */
 export interface CodePage {
-  /** Decoded instructions by offset of their first byte. */
-  readonly slots: (Instr | undefined)[];
+  /** Compiled blocks by offset of their first byte. */
+  readonly slots: (Block | undefined)[];
   /** Bitmap of the 64-byte lines holding bytes of cached instructions. */
   readonly lines: Uint32Array;
   /** How many instructions `slots` holds. */

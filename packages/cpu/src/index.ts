@@ -1,3 +1,4 @@
+export { type Block, MAX_BLOCK_INSTRUCTIONS } from './block.js';
 export {
   type CodePage,
   Cpu,

@@ -112,6 +112,26 @@ describe('run loop', () => {
     expect(cpu.getReg('rax')).toBe(6n);
   });
 
+  it('sees a store into the next instruction of the same straight-line block', () => {
+    const code = [
+      0xc6,
+      0x05,
+      0x00,
+      0x00,
+      0x00,
+      0x00,
+      0x2a, // mov byte [rip+0], 42  (the imm8 below)
+      0xb0,
+      0x01, // mov al, 1   -> becomes mov al, 42
+      0xf4, // hlt
+    ];
+    // Patch the byte right after the store: the displacement points at the mov's opcode + 1.
+    code[2] = 1;
+    const { cpu } = machine(code);
+    expect(cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rax')).toBe(42n);
+  });
+
   it('rejects non-canonical RIP and bad budgets from the host', () => {
     const { cpu } = machine([0x90]);
     expect(() => {

@@ -9,6 +9,7 @@ it('exports exactly the public API', () => {
     'CpuFault',
     'FlatMemory',
     'GPR_NAMES',
+    'MAX_BLOCK_INSTRUCTIONS',
     'MAX_INSTRUCTION_LENGTH',
     'RIP_BASE',
     'Rep',

@@ -21,4 +21,30 @@ describe.skipIf('skip' in workload)('gcc-compiled workload', () => {
     expect(counts[0]).toBe(counts[1]);
     expect(counts[0]).toBeGreaterThan(100_000);
   });
+
+  it('ends in the same state when run one instruction per call (block boundaries are invisible)', () => {
+    if ('skip' in workload) return;
+    const whole = loadWorkload(workload, 1);
+    expect(runToStop(whole, 10_000_000)).toEqual({ kind: 'hlt' });
+    const stepped = loadWorkload(workload, 1);
+    let stop = stepped.run(1);
+    while (stop.kind === 'budget') stop = stepped.run(1);
+    expect(stop).toEqual({ kind: 'hlt' });
+    expect(stepped.instructions).toBe(whole.instructions);
+    for (const r of [
+      'rax',
+      'rbx',
+      'rcx',
+      'rdx',
+      'rsi',
+      'rdi',
+      'rsp',
+      'rbp',
+      'r12',
+      'r15',
+    ] as const) {
+      expect(stepped.getReg(r)).toBe(whole.getReg(r));
+    }
+    expect(stepped.rflags).toBe(whole.rflags);
+  });
 });
