@@ -175,7 +175,7 @@ export class VirtioDevice {
     };
   }
 
-  /** Interrupt routing set by the transport after construction (replaces `onInterrupt`). */
+  /** Interrupt routing set by the transport after construction (called after `onInterrupt`). */
   interruptSink: ((reason: InterruptReason, queue: number | undefined) => void) | undefined;
 
   /** The device status byte (§2.1). */

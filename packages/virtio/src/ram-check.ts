@@ -5,6 +5,10 @@ import type { GuestMemory } from '@vmkit/memory';
  * buffers must be RAM: rings are read with sized accesses, which `GuestMemory` would route to an
  * MMIO handler, and a guest must not be able to make a device poke another device's registers.
  *
+ * A memory that reports no regions at all is an address space without a static layout (an
+ * IOMMU's DMA view, where VIRTIO_F_ACCESS_PLATFORM puts the device): there `contains` is the
+ * check, and keeping DMA off MMIO is the translating memory's business.
+ *
  * @param mem - guest memory
  * @param addr - first guest-physical address
  * @param len - length in bytes
@@ -12,7 +16,9 @@ import type { GuestMemory } from '@vmkit/memory';
  */
 export function checkRam(mem: GuestMemory, addr: number, len: number): boolean {
   if (!Number.isSafeInteger(addr) || addr < 0 || !mem.contains(addr, len)) return false;
-  for (const r of mem.regions()) {
+  const regions = mem.regions();
+  if (regions.length === 0) return true;
+  for (const r of regions) {
     if (addr >= r.base && addr + len <= r.base + r.size) return r.kind === 'ram';
   }
   return false;
@@ -26,6 +32,8 @@ export function checkRam(mem: GuestMemory, addr: number, len: number): boolean {
 export class RamMap {
   private bases: number[] = [];
   private ends: number[] = [];
+  /** The memory reports no regions: check each range with `contains`. */
+  private opaque = false;
 
   /** @param mem - the memory whose RAM regions are cached */
   constructor(private readonly mem: GuestMemory) {
@@ -34,6 +42,7 @@ export class RamMap {
 
   /** Whether `[addr, addr + len)` is inside one RAM region (len > 0). */
   covers(addr: number, len: number): boolean {
+    if (this.opaque) return this.mem.contains(addr, len);
     if (this.scan(addr, len)) return true;
     this.refresh();
     return this.scan(addr, len);
@@ -48,7 +57,9 @@ export class RamMap {
   }
 
   private refresh(): void {
-    const ram = this.mem.regions().filter((r) => r.kind === 'ram');
+    const regions = this.mem.regions();
+    this.opaque = regions.length === 0;
+    const ram = regions.filter((r) => r.kind === 'ram');
     this.bases = ram.map((r) => r.base);
     this.ends = ram.map((r) => r.base + r.size);
   }
