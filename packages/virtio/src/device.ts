@@ -52,7 +52,8 @@ export interface VirtioDeviceState {
 export interface VirtioDeviceOptions {
   /**
    * Transport feature bits (§6) to offer besides VIRTIO_F_VERSION_1, which is always offered.
-   * Defaults to INDIRECT_DESC, EVENT_IDX, IN_ORDER and RING_PACKED.
+   * Defaults to INDIRECT_DESC, EVENT_IDX, IN_ORDER and RING_PACKED; add ACCESS_PLATFORM when the
+   * device's memory is an IOMMU's DMA view.
    */
   readonly transportFeatures?: readonly number[];
   /** Where copy work and chains are counted (all queues). */
@@ -85,6 +86,8 @@ const DEFAULT_TRANSPORT_FEATURES = [
 
 /** The transport features this package implements; others are never offered. */
 const SUPPORTED_TRANSPORT = new Set<number>([
+  // Opt-in: offer it when the device's memory is an IOMMU DMA view (addresses are IOVAs).
+  FeatureBit.ACCESS_PLATFORM,
   FeatureBit.INDIRECT_DESC,
   FeatureBit.EVENT_IDX,
   FeatureBit.VERSION_1,

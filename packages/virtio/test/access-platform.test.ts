@@ -81,10 +81,13 @@ describe('devices behind a translating DMA view (VIRTIO_F_ACCESS_PLATFORM compos
     const gpa = new GuestPhysicalMemory({ ram: [{ base: 0, size: 2 ** 20 }] });
     const dma = new OffsetDma(gpa);
     const store = new MemoryBlockStore(16);
-    const device = new VirtioDevice(new VirtioBlk(store), dma);
+    const device = new VirtioDevice(new VirtioBlk(store), dma, {
+      transportFeatures: [FeatureBit.ACCESS_PLATFORM, FeatureBit.EVENT_IDX, FeatureBit.IN_ORDER],
+    });
     gpa.addMmio({ base: 0x1000_0000, size: 0x1000, handler: new VirtioMmioTransport(device) });
     const mmio = new MmioDriver(gpa, 0x1000_0000);
-    mmio.negotiate((o) => o & ~featureMask(FeatureBit.RING_PACKED));
+    expect(mmio.deviceFeatures() & featureMask(FeatureBit.ACCESS_PLATFORM)).not.toBe(0n);
+    expect(mmio.negotiate((o) => o)).toBe(true);
     const layout = SplitQueueDriver.layoutAt(IOVA + 0x1000, 8);
     const driver = new SplitQueueDriver(dma, layout, { eventIdx: true, inOrder: true });
     mmio.setupQueue(0, {
