@@ -5,6 +5,7 @@ import type { Handler, Instr } from './decoder/instr.js';
 import { CpuError } from './errors.js';
 import * as cond from './exec/cond.js';
 import * as control from './exec/control.js';
+import { completeIn } from './exec/io.js';
 import * as misc from './exec/misc.js';
 import { canonical } from './exec/operands.js';
 import * as str from './exec/string.js';
@@ -61,6 +62,21 @@ export type StopReason =
   | {
       /** The instruction budget ran out. */
       readonly kind: 'budget';
+    }
+  | {
+      /**
+       * IN or OUT executed (RIP after it). For `out`, `value` is what the guest wrote; for
+       * `in`, the host must call {@link Cpu.completeIn} with the value read before running on.
+       */
+      readonly kind: 'io';
+      /** `in` reads from the port, `out` writes to it. */
+      readonly direction: 'in' | 'out';
+      /** The I/O port, 0..65535. */
+      readonly port: number;
+      /** Access width in bytes. */
+      readonly size: 1 | 2 | 4;
+      /** For `out`, the value written. */
+      readonly value?: number;
     };
 
 /** Options for {@link Cpu}. */
@@ -141,6 +157,8 @@ export class Cpu {
   committedFlags = 0;
   /** Interpreter scratch: a stop requested by the instruction that just ran. */
   pendingStop: StopReason | undefined = undefined;
+  /** Interpreter state: the size of an IN waiting for {@link Cpu.completeIn}, or 0. */
+  pendingIn = 0;
 
   /**
    * Interpreter state: for each 4 KiB page holding cached decoded instructions, their linear
@@ -289,6 +307,21 @@ export class Cpu {
   }
 
   /**
+   * Completes the IN that stopped the CPU with an `io` stop: writes `value` to AL, AX or EAX.
+   *
+   * @param value - the value read from the port (taken modulo the access size)
+   */
+  completeIn(value: number): void {
+    if (this.pendingIn === 0) throw new CpuError('INVALID_STATE', 'no IN is waiting for a value');
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+      throw new CpuError('INVALID_VALUE', `an I/O value must be in [0, 2^32), got ${value}`);
+    }
+    const mask = this.pendingIn === 4 ? 0xffffffff : this.pendingIn === 2 ? 0xffff : 0xff;
+    completeIn(this, this.pendingIn, (value & mask) >>> 0);
+    this.pendingIn = 0;
+  }
+
+  /**
    * Runs until `budget` instructions have retired or something stops the CPU.
    *
    * @param budget - the most instructions to retire (each REP iteration counts as one)
@@ -297,6 +330,9 @@ export class Cpu {
   run(budget: number): StopReason {
     if (!Number.isSafeInteger(budget) || budget < 0) {
       throw new CpuError('INVALID_VALUE', `budget must be a non-negative integer, got ${budget}`);
+    }
+    if (this.pendingIn !== 0) {
+      throw new CpuError('INVALID_STATE', 'an IN is waiting for completeIn(value)');
     }
     this.remaining = budget;
     const start = budget;

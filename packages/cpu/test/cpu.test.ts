@@ -132,6 +132,43 @@ describe('run loop', () => {
     expect(cpu.getReg('rax')).toBe(42n);
   });
 
+  it('stops for OUT and IN, and IN completes with the value the host supplies', () => {
+    // mov dx, 0x3f8; mov al, 'A'; out dx, al; in eax, 0x71; out 0x80, ax; hlt
+    const { cpu } = machine([
+      0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee, 0xe5, 0x71, 0x66, 0xe7, 0x80, 0xf4,
+    ]);
+    expect(cpu.run(100)).toEqual({
+      kind: 'io',
+      direction: 'out',
+      port: 0x3f8,
+      size: 1,
+      value: 0x41,
+    });
+    expect(cpu.rip).toBe(0x1007n);
+    expect(cpu.run(100)).toEqual({ kind: 'io', direction: 'in', port: 0x71, size: 4 });
+    expect(() => cpu.run(1)).toThrow(CpuError);
+    cpu.setReg('rax', 0xffff_ffff_0000_0000n);
+    cpu.completeIn(0x1234_5678);
+    expect(cpu.getReg('rax')).toBe(0x1234_5678n); // a 32-bit write zero-extends
+    expect(cpu.run(100)).toEqual({
+      kind: 'io',
+      direction: 'out',
+      port: 0x80,
+      size: 2,
+      value: 0x5678,
+    });
+    expect(cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(cpu.instructions).toBe(6);
+  });
+
+  it('raises #GP(0) for IN/OUT at CPL 3 unless IOPL is 3', () => {
+    const denied = machine([0xe4, 0x80], 3);
+    expect(denied.cpu.run(1)).toMatchObject({ kind: 'exception', vector: Vector.GP, errorCode: 0 });
+    const allowed = machine([0xe4, 0x80], 3);
+    allowed.cpu.rflags = 0x3202n; // IOPL 3, IF
+    expect(allowed.cpu.run(1)).toEqual({ kind: 'io', direction: 'in', port: 0x80, size: 1 });
+  });
+
   it('rejects non-canonical RIP and bad budgets from the host', () => {
     const { cpu } = machine([0x90]);
     expect(() => {

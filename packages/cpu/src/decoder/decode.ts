@@ -140,6 +140,10 @@ export function decode(fetch: FetchByte): Instr {
     case 'w':
       osize = 2;
       break;
+    case 'z':
+      // REX.W overrides 66h, and there is no 64-bit form: 32 bits.
+      osize = p66 && !rexW ? 2 : 4;
+      break;
     case 'f64':
       osize = 8;
       break;

@@ -7,6 +7,7 @@ import * as cond from '../exec/cond.js';
 import * as control from '../exec/control.js';
 import * as convert from '../exec/convert.js';
 import * as flagOps from '../exec/flag-ops.js';
+import * as io from '../exec/io.js';
 import * as misc from '../exec/misc.js';
 import * as mov from '../exec/mov.js';
 import * as muldiv from '../exec/muldiv.js';
@@ -27,8 +28,10 @@ import type { Handler, OperandSpec } from './instr.js';
  *   prefix is ignored (SDM Vol. 2 JMP/CALL/RET/Jcc, "In 64-bit mode, the operand size is
  *   fixed at 64 bits"; Intel behaviour, which vmkit models).
  * - `w`: 16 bits regardless of prefixes.
+ * - `z`: 32 bits, 16 with 66h unless REX.W (which selects 32 here, there being no 64-bit
+ *   form: IN/OUT).
  */
-export type SizeAttr = 'b' | 'v' | 'd64' | 'f64' | 'w';
+export type SizeAttr = 'b' | 'v' | 'd64' | 'f64' | 'w' | 'z';
 
 /** One decodable instruction form. */
 export interface OpEntry {
@@ -233,6 +236,14 @@ ONE_BYTE[0xe3] = e('Jrcxz', ['Jb'], control.jrcxz, 'f64', 0, no67);
 ONE_BYTE[0xe8] = e('Call', ['Jz'], control.callRel, 'f64');
 ONE_BYTE[0xe9] = e('Jmp', ['Jz'], control.jmpRel, 'f64');
 ONE_BYTE[0xeb] = e('Jmp', ['Jb'], control.jmpRel, 'f64');
+ONE_BYTE[0xe4] = e('In', ['AL', 'Ib'], io.inPort, 'b');
+ONE_BYTE[0xe5] = e('In', ['eAX', 'Ib'], io.inPort, 'z');
+ONE_BYTE[0xe6] = e('Out', ['Ib', 'AL'], io.outPort, 'b');
+ONE_BYTE[0xe7] = e('Out', ['Ib', 'eAX'], io.outPort, 'z');
+ONE_BYTE[0xec] = e('In', ['AL', 'DX'], io.inPort, 'b');
+ONE_BYTE[0xed] = e('In', ['eAX', 'DX'], io.inPort, 'z');
+ONE_BYTE[0xee] = e('Out', ['DX', 'AL'], io.outPort, 'b');
+ONE_BYTE[0xef] = e('Out', ['DX', 'eAX'], io.outPort, 'z');
 ONE_BYTE[0xf4] = e('Hlt', [], misc.hlt, 'v');
 ONE_BYTE[0xf5] = e('Cmc', [], flagOps.cmc, 'v');
 // /1 is an alias of TEST /0 (decoded as TEST by Intel and AMD processors and by iced-x86).

@@ -127,6 +127,14 @@ const SLOT = 24;
  * compared first; the oracle, not this list, says what they decode to.
  */
 export const CORPUS = [
+  'e480',
+  '66e580',
+  '48e580',
+  'e680',
+  'ec',
+  '66ed',
+  'ee',
+  '48ef',
   'f30f1efa',
   'f3660f1efa',
   '66f30f1efa',

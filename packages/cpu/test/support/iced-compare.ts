@@ -82,6 +82,12 @@ export function describeVmkit(ins: Instr, ip: bigint): string {
       case 'CL':
         ops.push('CL');
         break;
+      case 'DX':
+        ops.push('DX');
+        break;
+      case 'eAX':
+        ops.push(regName(0, ins.osize, false));
+        break;
       case 'one':
         ops.push('#1');
         break;
