@@ -98,7 +98,9 @@ export class Mmu {
   translate(linearHi: number, linearLo: number, access: number): number {
     const state = this.state;
     const mode = state.mode;
-    let hi = linearHi;
+    // Halves may arrive as int32 (results of bitwise operators): tags use the uint32 form.
+    let hi = linearHi >>> 0;
+    linearLo >>>= 0;
     if (mode >= PagingMode.LEVEL4) {
       const top = mode === PagingMode.LEVEL4 ? hi >> 15 : hi >> 24;
       if (top !== 0 && top !== -1) return this.nonCanonical(hi, linearLo, access);
@@ -283,7 +285,8 @@ export class Mmu {
    */
   invlpg(linearHi: number, linearLo: number): void {
     const state = this.state;
-    let hi = linearHi;
+    let hi = linearHi >>> 0;
+    linearLo >>>= 0;
     if (state.mode >= PagingMode.LEVEL4) {
       const top = state.mode === PagingMode.LEVEL4 ? hi >> 15 : hi >> 24;
       if (top !== 0 && top !== -1) return;
@@ -320,8 +323,8 @@ export class Mmu {
           const top = state.mode === PagingMode.LEVEL4 ? linearHi >> 15 : linearHi >> 24;
           if (top !== 0 && top !== -1) return WalkOutcome.GENERAL_PROTECTION;
         }
-        const hi = state.mode >= PagingMode.LEVEL4 ? linearHi : 0;
-        this.tlb.invalidatePage(hi, linearLo, pcid, false, this.largeShift());
+        const hi = state.mode >= PagingMode.LEVEL4 ? linearHi >>> 0 : 0;
+        this.tlb.invalidatePage(hi, linearLo >>> 0, pcid, false, this.largeShift());
         this.psc.clearPcid(pcid);
         break;
       }

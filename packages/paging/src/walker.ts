@@ -73,6 +73,9 @@ export class PageWalker {
    */
   walk(state: PagingState, linearHi: number, linearLo: number, access: number): number {
     const r = this.result;
+    // Accept int32 halves (results of bitwise operators) as well as uint32 ones.
+    linearHi >>>= 0;
+    linearLo >>>= 0;
     r.linearHi = linearHi;
     r.linearLo = linearLo;
     r.referenceCount = 0;

@@ -394,3 +394,20 @@ describe('MMU with a second stage and PAE register loads', () => {
     expect(mmu.state.cr4).toBe(CR4_PAE | CR4_PGE); // unchanged on #GP(0)
   });
 });
+
+it('int32 and uint32 halves name the same page', () => {
+  const { mem, mmu } = setup();
+  const at = map(mem, {
+    levels: 4,
+    root: 0x10_0000,
+    linear: 0xffff_8000_8000_1000n,
+    frame: FRAME_A,
+  });
+  expect(mmu.translate(0xffff_8000 | 0, 0x8000_1000 | 0, 0)).toBe(WalkOutcome.OK);
+  expect(mmu.translate(0xffff_8000, 0x8000_1000, 0)).toBe(WalkOutcome.OK);
+  expect(mmu.stats.hits).toBe(1);
+  put64(mem, at[1]!, P | RW | US | FRAME_B);
+  mmu.invlpg(0xffff_8000 | 0, 0x8000_1000 | 0);
+  expect(mmu.translate(0xffff_8000, 0x8000_1000, 0)).toBe(WalkOutcome.OK);
+  expect(mmu.result.physical).toBe(0x8_0000);
+});
