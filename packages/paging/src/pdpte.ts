@@ -1,6 +1,6 @@
 import type { GuestMemory } from '@vmkit/memory';
 import { GuestMemoryError } from '@vmkit/memory';
-import { PTE } from '@vmkit/x86';
+import { PDPTE_PAE, PTE } from '@vmkit/x86';
 import { WalkOutcome } from './result.js';
 import {
   SECOND_STAGE_PAGING_STRUCTURE,
@@ -49,7 +49,10 @@ export function loadPdptes(
       if (e instanceof GuestMemoryError) return WalkOutcome.BAD_PHYSICAL_ADDRESS;
       throw e;
     }
-    if ((lo[i]! & PTE.P) !== 0 && ((lo[i]! & 0x1e6) !== 0 || (hi[i]! & reservedHi) !== 0)) {
+    if (
+      (lo[i]! & PTE.P) !== 0 &&
+      ((lo[i]! & PDPTE_PAE.RESERVED_LO) !== 0 || (hi[i]! & reservedHi) !== 0)
+    ) {
       return WalkOutcome.GENERAL_PROTECTION;
     }
   }

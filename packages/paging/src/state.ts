@@ -1,4 +1,14 @@
-import { CR0, CR4, EFER, MAXPHYADDR_LIMIT, PDE_4MB, RFLAGS } from '@vmkit/x86';
+import {
+  CR0,
+  CR4,
+  EFER,
+  MAXPHYADDR_LIMIT,
+  PDE_2MB,
+  PDE_4MB,
+  PDPTE_1GB,
+  PTE,
+  RFLAGS,
+} from '@vmkit/x86';
 import { ACCESS_FETCH, ACCESS_IMPLICIT, ACCESS_USER, ACCESS_WRITE } from './access.js';
 import { PagingError } from './errors.js';
 
@@ -272,7 +282,7 @@ export class PagingState {
         // IA32_EFER.NXE = 0; a 2-MByte PDE also reserves bits 20:13.
         const r = (0x7fff_ffff & ~this.addressHiMask) | xd;
         set(2, 0, 0, r);
-        set(2, 1, 0x001f_e000, r);
+        set(2, 1, PDE_2MB.RESERVED_LO, r);
         set(1, 0, 0, r);
         set(1, 1, 0, r);
         break;
@@ -284,14 +294,14 @@ export class PagingState {
         // is reserved without 1-GByte page support and otherwise reserves bits 29:13; a
         // 2-MByte PDE reserves bits 20:13.
         const r = (0x000f_ffff & ~this.addressHiMask) | xd;
-        set(5, 0, 0x80, r);
-        set(5, 1, 0x80, r);
-        set(4, 0, 0x80, r);
-        set(4, 1, 0x80, r);
+        set(5, 0, PTE.PS, r);
+        set(5, 1, PTE.PS, r);
+        set(4, 0, PTE.PS, r);
+        set(4, 1, PTE.PS, r);
         set(3, 0, 0, r);
-        set(3, 1, this.page1GB ? 0x3fff_e000 : 0x80, r);
+        set(3, 1, this.page1GB ? PDPTE_1GB.RESERVED_LO : PTE.PS, r);
         set(2, 0, 0, r);
-        set(2, 1, 0x001f_e000, r);
+        set(2, 1, PDE_2MB.RESERVED_LO, r);
         set(1, 0, 0, r);
         set(1, 1, 0, r);
         break;

@@ -69,6 +69,30 @@ export const PDE_4MB = {
   MAX_ADDRESS_BITS: 40,
 } as const;
 
+/** PAE paging: a PDPTE, loaded into a PDPTE register (SDM Vol. 3A §4.4.1, Table 4-8). */
+export const PDPTE_PAE = {
+  /** Bits 2:1 and 8:5: reserved (must be 0); bits 63:MAXPHYADDR are reserved too. */
+  RESERVED_LO: 0x1e6,
+} as const;
+
+/**
+ * A PDE that maps a 2-MByte page, PAE paging (Table 4-9) and 4-/5-level paging (Table 4-18).
+ */
+export const PDE_2MB = {
+  /** Bits 20:13: reserved (must be 0). */
+  RESERVED_LO: 0x1f_e000,
+  /** Bits 31:21: physical-address bits 31:21 of the page. */
+  ADDRESS_LO: 0xffe0_0000,
+} as const;
+
+/** A PDPTE that maps a 1-GByte page, 4-/5-level paging (SDM Vol. 3A Table 4-16). */
+export const PDPTE_1GB = {
+  /** Bits 29:13: reserved (must be 0). */
+  RESERVED_LO: 0x3fff_e000,
+  /** Bits 31:30: physical-address bits 31:30 of the page. */
+  ADDRESS_LO: 0xc000_0000,
+} as const;
+
 /**
  * The paging-structure levels, numbered as vmkit counts them: 1 is the level whose entries
  * map 4-KByte pages (PTE), 5 is the PML5 table (SDM Vol. 3A §4.5, Figure 4-8 and Figure 4-9).

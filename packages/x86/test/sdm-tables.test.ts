@@ -12,7 +12,10 @@ import {
   linearAddressBits,
   MSR,
   PagingLevel,
+  PDE_2MB,
   PDE_4MB,
+  PDPTE_1GB,
+  PDPTE_PAE,
   PFEC,
   PTE,
   PTE_HI,
@@ -243,6 +246,19 @@ describe('paging-structure entries (SDM Vol. 3A §4.3-§4.5)', () => {
     expect(PDE_4MB.ADDRESS_HIGH_SHIFT).toBe(13);
     expect(PDE_4MB.RESERVED_BIT21).toBe(bit(21));
     expect(PDE_4MB.ADDRESS_MASK).toBe(bit(32) - bit(22));
+  });
+  it('PAE PDPTE reserved bits 2:1 and 8:5, Table 4-8', () => {
+    expect(PDPTE_PAE.RESERVED_LO).toBe(bit(1) + bit(2) + bit(5) + bit(6) + bit(7) + bit(8));
+  });
+  it('2-MByte PDE, Tables 4-9 and 4-18; 1-GByte PDPTE, Table 4-16', () => {
+    let r20_13 = 0;
+    for (let b = 13; b <= 20; b++) r20_13 += bit(b);
+    let r29_13 = 0;
+    for (let b = 13; b <= 29; b++) r29_13 += bit(b);
+    expect(PDE_2MB.RESERVED_LO).toBe(r20_13);
+    expect(PDE_2MB.ADDRESS_LO).toBe(bit(32) - bit(21));
+    expect(PDPTE_1GB.RESERVED_LO).toBe(r29_13);
+    expect(PDPTE_1GB.ADDRESS_LO).toBe(bit(32) - bit(30));
   });
   it('levels are numbered from the PTE up', () => {
     expect(PagingLevel).toEqual({ PTE: 1, PDE: 2, PDPTE: 3, PML4E: 4, PML5E: 5 });
