@@ -5,8 +5,10 @@
 // the next RIP and the RFLAGS to restore on a fault are set before every instruction, the
 // budget is counted per instruction, and the block stops early on a stop request or when a
 // store invalidated cached code (self-modifying code).
+import { branchSource, HELPERS, inlineSource } from './codegen.js';
 import type { Cpu } from './cpu.js';
 import type { Handler, Instr } from './decoder/instr.js';
+import { add, logicFlags, sub } from './exec/flags.js';
 
 /** A compiled block: runs up to `length` instructions starting at `start`. */
 export interface Block {
@@ -30,28 +32,42 @@ export const MAX_BLOCK_INSTRUCTIONS = 32;
  */
 export function compileBlock(start: number, instructions: readonly Instr[]): Block {
   const handlers: Handler[] = [];
-  const lines: string[] = ['const e = c.codeEpoch;'];
+  const lines: string[] = ['const e = c.codeEpoch; const L = c.lo; const H = c.hi;'];
   let rip = start;
+  const last = instructions.length - 1;
   instructions.forEach((ins, k) => {
     handlers.push(ins.exec);
     const next = rip + ins.length;
-    lines.push(
-      `c.ripValue = ${rip}; c.nextRip = ${next}; c.committedFlags = c.flags; h${k}(c, i${k});`,
-    );
-    lines.push('c.ripValue = c.nextRip;');
-    if (k < instructions.length - 1) {
-      lines.push(
-        'if (--c.remaining <= 0 || c.pendingStop !== undefined || c.codeEpoch !== e) return;',
-      );
-    } else {
+    const inline = k < last ? inlineSource(ins) : undefined;
+    const branch = k === last ? branchSource(ins, rip) : undefined;
+    if (inline !== undefined) {
+      // Register-only and fault-free: RIP only needs to be right where the block can exit.
+      lines.push(inline);
+      lines.push(`if (--c.remaining <= 0) { c.ripValue = ${next}; return; }`);
+    } else if (branch !== undefined) {
+      lines.push(branch);
       lines.push('c.remaining--;');
+    } else {
+      lines.push(
+        `c.ripValue = ${rip}; c.nextRip = ${next}; c.committedFlags = c.flags; h${k}(c, i${k});`,
+      );
+      lines.push('c.ripValue = c.nextRip;');
+      lines.push(
+        k < last
+          ? 'if (--c.remaining <= 0 || c.pendingStop !== undefined || c.codeEpoch !== e) return;'
+          : 'c.remaining--;',
+      );
     }
     rip = next;
   });
-  const names = [...handlers.map((_, k) => `h${k}`), ...instructions.map((_, k) => `i${k}`)];
+  const names = [
+    ...HELPERS,
+    ...handlers.map((_, k) => `h${k}`),
+    ...instructions.map((_, k) => `i${k}`),
+  ];
   // The generated source contains only numbers and fixed identifiers: no guest-controlled
   // text reaches the compiler.
   const factory = new Function(...names, `return function block(c) {\n${lines.join('\n')}\n};`);
-  const run = factory(...handlers, ...instructions) as (cpu: Cpu) => void;
+  const run = factory(add, sub, logicFlags, ...handlers, ...instructions) as (cpu: Cpu) => void;
   return { start, instructions, run };
 }

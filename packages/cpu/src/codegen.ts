@@ -1,0 +1,123 @@
+// Inline JavaScript for the commonest register-only instructions of compiled code (MOV,
+// the ALU group, TEST, INC/DEC on 32/64-bit registers, Jcc), used by the block compiler in
+// place of a handler call. Each snippet does exactly what the instruction's handler does: it
+// calls the same flag helpers (flags.ts) with the operand size as a constant, so the rules
+// stay in one place; none of these forms can fault.
+import type { Instr } from './decoder/instr.js';
+import * as alu from './exec/alu.js';
+import * as cond from './exec/cond.js';
+import * as mov from './exec/mov.js';
+
+/** What a snippet may refer to besides `c` (the CPU), `L`/`H` (its register halves). */
+export const HELPERS = ['ADD', 'SUB', 'LOGIC'] as const;
+
+const LIMIT = 2 ** 47;
+
+// Condition codes as expressions over RFLAGS `f` (SDM Vol. 1 Appendix B, Table B-1).
+const CONDITION = [
+  '(f & 0x800) !== 0',
+  '(f & 0x1) !== 0',
+  '(f & 0x40) !== 0',
+  '(f & 0x41) !== 0',
+  '(f & 0x80) !== 0',
+  '(f & 0x4) !== 0',
+  '(((f >>> 7) ^ (f >>> 11)) & 1) !== 0',
+  '((f & 0x40) !== 0 || (((f >>> 7) ^ (f >>> 11)) & 1) !== 0)',
+];
+
+/** The JavaScript test for condition code `cc` (0..15) on a local `f`. */
+export function conditionSource(cc: number): string {
+  const base = CONDITION[cc >> 1]!;
+  return (cc & 1) === 0 ? base : `!(${base})`;
+}
+
+function aluSource(
+  op: number,
+  size: 4 | 8,
+  d: number,
+  bLo: string,
+  bHi: string,
+): string | undefined {
+  const aHi = size === 8 ? `H[${d}]` : '0';
+  const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
+  const carry = op === 2 || op === 3 ? '(c.flags & 1)' : '0';
+  switch (op) {
+    case 0:
+    case 2:
+      return `{ const r = ADD(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, ${carry}); ${writeHi} L[${d}] = r; }`;
+    case 3:
+    case 5:
+      return `{ const r = SUB(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, ${carry}); ${writeHi} L[${d}] = r; }`;
+    case 7:
+      return `SUB(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, 0);`;
+    default: {
+      const o = op === 1 ? '|' : op === 4 ? '&' : '^';
+      const hi = size === 8 ? `(H[${d}] ${o} ${bHi}) >>> 0` : '0';
+      return `{ const lo = (L[${d}] ${o} ${bLo}) >>> 0, hi = ${hi}; LOGIC(c, ${size}, lo, hi); L[${d}] = lo; H[${d}] = hi; }`;
+    }
+  }
+}
+
+/**
+ * Inline source for a straight-line (non-branching) instruction, or undefined when the
+ * instruction keeps its handler call.
+ */
+export function inlineSource(ins: Instr): string | undefined {
+  const size = ins.osize;
+  if (size !== 4 && size !== 8) return undefined;
+  const h = ins.exec;
+  const imm = (): [string, string] => [
+    String(ins.imm >>> 0),
+    String(size === 8 ? ins.immHi >>> 0 : 0),
+  ];
+  const reg = (r: number): [string, string] => [`L[${r}]`, size === 8 ? `H[${r}]` : '0'];
+  if (ins.mod === 3 || h === mov.movRegImm || h === alu.aluAccImm || h === alu.testAccImm) {
+    switch (h) {
+      case mov.movRmReg:
+        return `L[${ins.rm}] = L[${ins.reg}]; H[${ins.rm}] = ${size === 8 ? `H[${ins.reg}]` : '0'};`;
+      case mov.movRegRm:
+        return `L[${ins.reg}] = L[${ins.rm}]; H[${ins.reg}] = ${size === 8 ? `H[${ins.rm}]` : '0'};`;
+      case mov.movRegImm:
+        return `L[${ins.reg}] = ${ins.imm >>> 0}; H[${ins.reg}] = ${size === 8 ? ins.immHi >>> 0 : 0};`;
+      case alu.aluRmReg:
+        return aluSource(ins.sub, size, ins.rm, ...reg(ins.reg));
+      case alu.aluRegRm:
+        return aluSource(ins.sub, size, ins.reg, ...reg(ins.rm));
+      case alu.aluRmImm:
+        return aluSource(ins.sub, size, ins.rm, ...imm());
+      case alu.aluAccImm:
+        return aluSource(ins.sub, size, 0, ...imm());
+      case alu.testRmReg:
+      case alu.testRmImm:
+      case alu.testAccImm: {
+        const d = h === alu.testRmReg || h === alu.testRmImm ? ins.rm : 0;
+        const [bLo, bHi] = h === alu.testRmReg ? reg(ins.reg) : imm();
+        const hi = size === 8 ? `(H[${d}] & ${bHi}) >>> 0` : '0';
+        return `LOGIC(c, ${size}, (L[${d}] & ${bLo}) >>> 0, ${hi});`;
+      }
+      case alu.incDec: {
+        // INC/DEC preserve CF (SDM Vol. 2 INC, DEC).
+        const fn = ins.sub === 0 ? 'ADD' : 'SUB';
+        const d = ins.rm;
+        const aHi = size === 8 ? `H[${d}]` : '0';
+        const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
+        return `{ const cf = c.flags & 1; const r = ${fn}(c, ${size}, L[${d}], ${aHi}, 1, 0, 0); c.flags = (c.flags & ~1) | cf; ${writeHi} L[${d}] = r; }`;
+      }
+      default:
+        return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Inline source for a Jcc ending a block at `rip`: sets RIP to the target or the next
+ * instruction. Undefined when the target is not canonical (the handler raises #GP then).
+ */
+export function branchSource(ins: Instr, rip: number): string | undefined {
+  if (ins.exec !== cond.jcc) return undefined;
+  const next = rip + ins.length;
+  const target = next + ins.imm;
+  if (target >= LIMIT || target < -LIMIT) return undefined;
+  return `{ const f = c.flags; c.ripValue = ${conditionSource(ins.sub)} ? ${target} : ${next}; }`;
+}
