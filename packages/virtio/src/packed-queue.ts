@@ -1,5 +1,5 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
-import { DescriptorChain } from './chain.js';
+import { type Descriptor, DescriptorChain } from './chain.js';
 import { ChainCollector, type ChainViolation, HIGH_LIMIT } from './chain-rules.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './constants.js';
 import { VirtioError, type VirtioErrorCode } from './errors.js';
@@ -21,6 +21,16 @@ import type { Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
 
 const TWO_POW_32 = 2 ** 32;
+
+/** A list found by {@link PackedVirtqueue} before it is taken. */
+interface Scan {
+  readonly buffers: Descriptor[];
+  readonly id: number;
+  readonly entries: number;
+  /** Ring position and lap after the list. */
+  readonly pos: number;
+  readonly wrap: number;
+}
 
 /**
  * The device side of a packed virtqueue (virtio 1.2 §2.8) behind the same {@link Virtqueue}
@@ -148,6 +158,30 @@ export class PackedVirtqueue implements Virtqueue {
     }
   }
 
+  availableWritableBytes(limit: number): number {
+    if (this.faultError !== undefined) return 0;
+    let pos = this.nextAvail;
+    let wrap = this.availWrap;
+    let total = 0;
+    try {
+      for (let n = 0; n < this.size && total < limit; n++) {
+        const flags = this.mem.read16(this.ring + 16 * pos + 14);
+        const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
+        const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
+        if (avail !== wrap || used === wrap) break;
+        const found = this.scan(pos, wrap);
+        if (found === undefined) return 0;
+        for (const d of found.buffers) if (d.writable) total += d.len;
+        pos = found.pos;
+        wrap = found.wrap;
+      }
+    } catch (e) {
+      this.memoryFault(e);
+      return 0;
+    }
+    return total;
+  }
+
   addUsed(id: number, len: number): void {
     if (this.faultError !== undefined) return;
     if (!Number.isInteger(len) || len < 0 || len >= TWO_POW_32) {
@@ -234,7 +268,26 @@ export class PackedVirtqueue implements Virtqueue {
   enableNotification(): boolean {
     this.notificationsEnabled = true;
     if (this.faultError !== undefined) return false;
-    this.guard(() => this.writeDeviceEvent());
+    this.guard(() => {
+      if (!this.eventIdx) return this.writeDeviceEvent();
+      // Wait for the first descriptor not yet made available: skip over the ones already there
+      // (the re-check below finds them), as QEMU's shadow available index does.
+      let pos = this.nextAvail;
+      let wrap = this.availWrap;
+      for (let n = 0; n < this.size; n++) {
+        const flags = this.mem.read16(this.ring + 16 * pos + 14);
+        const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
+        const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
+        if (avail !== wrap || used === wrap) break;
+        pos++;
+        if (pos === this.size) {
+          pos = 0;
+          wrap ^= 1;
+        }
+      }
+      this.mem.write16(this.deviceEvent, pos | (wrap << 15));
+      this.mem.write16(this.deviceEvent + 2, RING_EVENT_FLAGS_DESC);
+    });
     return this.hasAvailable();
   }
 
@@ -318,10 +371,28 @@ export class PackedVirtqueue implements Virtqueue {
   }
 
   private walk(): DescriptorChain | undefined {
+    const found = this.scan(this.nextAvail, this.availWrap);
+    if (found === undefined) return undefined;
+    const { id, entries } = found;
+    if (this.slots[id] !== 0) {
+      return this.reject('PACKED_BAD_ID', `buffer id ${id} is already in flight`, id);
+    }
+    this.nextAvail = found.pos;
+    this.availWrap = found.wrap;
+    this.slots[id] = entries;
+    if (this.inOrder) this.order.push(id);
+    if (this.eventIdx && this.notificationsEnabled) this.writeDeviceEvent();
+    this.meter.chain();
+    return new DescriptorChain(id, found.buffers, this.mem, this.sink, this.meter, entries);
+  }
+
+  /**
+   * Reads and validates the list that starts at ring slot `pos` in lap `wrap`, without taking
+   * it; `undefined` after a fault.
+   */
+  private scan(pos: number, wrap: number): Scan | undefined {
     const mem = this.mem;
     const chain = new ChainCollector(this.ram, this.size);
-    let pos = this.nextAvail;
-    let wrap = this.availWrap;
     let entries = 0;
     let id = 0;
     for (;;) {
@@ -364,16 +435,7 @@ export class PackedVirtqueue implements Virtqueue {
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
     }
     if (id >= this.size) return this.reject('PACKED_BAD_ID', `buffer id ${id} >= ${this.size}`, id);
-    if (this.slots[id] !== 0) {
-      return this.reject('PACKED_BAD_ID', `buffer id ${id} is already in flight`, id);
-    }
-    this.nextAvail = pos;
-    this.availWrap = wrap;
-    this.slots[id] = entries;
-    if (this.inOrder) this.order.push(id);
-    if (this.eventIdx && this.notificationsEnabled) this.writeDeviceEvent();
-    this.meter.chain();
-    return new DescriptorChain(id, chain.out, mem, this.sink, this.meter, entries);
+    return { buffers: chain.out, id, entries, pos, wrap };
   }
 
   /** Flattens an indirect table (§2.8.7): len/16 sequential descriptors, only WRITE counts. */

@@ -224,6 +224,23 @@ export class SplitVirtqueue implements Virtqueue {
     }
   }
 
+  availableWritableBytes(limit: number): number {
+    const n = this.pending();
+    let total = 0;
+    try {
+      for (let k = 0; k < n && total < limit; k++) {
+        const head = this.mem.read16(this.avail + 4 + 2 * ((this.lastAvail + k) & this.mask));
+        const buffers = this.walk(head);
+        if (buffers === undefined) return 0;
+        for (const d of buffers) if (d.writable) total += d.len;
+      }
+    } catch (e) {
+      this.memoryFault(e);
+      return 0;
+    }
+    return total;
+  }
+
   addUsed(head: number, len: number): void {
     if (this.faultError !== undefined) return;
     if (!Number.isInteger(len) || len < 0 || len >= 2 ** 32) {
@@ -305,8 +322,13 @@ export class SplitVirtqueue implements Virtqueue {
   enableNotification(): boolean {
     this.notificationsEnabled = true;
     if (this.faultError !== undefined) return false;
-    // §2.7.10.2: with EVENT_IDX the flags stay 0 and avail_event names the entry we wait for.
-    this.guard(() => (this.eventIdx ? this.writeAvailEvent() : this.mem.write16(this.used, 0)));
+    // §2.7.10.2: with EVENT_IDX the flags stay 0 and avail_event names the entry we wait for:
+    // the first one not yet published (entries already there are found by the re-check).
+    this.guard(() =>
+      this.eventIdx
+        ? this.mem.write16(this.used + 4 + 8 * this.size, this.mem.read16(this.avail + 2))
+        : this.mem.write16(this.used, 0),
+    );
     return this.hasAvailable();
   }
 

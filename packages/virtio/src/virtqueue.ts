@@ -16,6 +16,15 @@ export interface Virtqueue {
   readonly fault: VirtioError | undefined;
   /** Whether the driver has made a buffer available that has not been popped yet. */
   hasAvailable(): boolean;
+  /**
+   * The device-writable bytes of the available chains, summed in ring order until `limit` is
+   * reached, without taking them (QEMU's virtqueue_avail_bytes): how a network device learns
+   * whether a packet fits before it commits buffers. The chains are validated as `pop` would.
+   *
+   * @param limit - stop once this many bytes are found
+   * @returns the bytes found (at least `limit` when enough are available)
+   */
+  availableWritableBytes(limit: number): number;
   /** Takes the next available chain, or `undefined` when there is none or the queue faulted. */
   pop(): DescriptorChain | undefined;
   /**

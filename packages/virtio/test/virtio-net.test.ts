@@ -261,7 +261,7 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
   });
 
   it('drops frames that do not fit a receive buffer and frames while the link is down', () => {
-    const b = netGuest({});
+    const b = netGuest({}, [NetFeature.MRG_RXBUF]);
     const host = new HostEndpoint();
     new NetLink(host, b.net);
     const rx = b.postRx(0, 1, 40);
@@ -312,6 +312,33 @@ describe('virtio-net (virtio 1.2 §5.1)', () => {
     expect(a.queues[1]!.reclaim()).toEqual([{ id: 0, len: 0 }]);
     expect(host.received).toHaveLength(0);
     expect(a.net.stats.txDropped).toBe(1);
+  });
+
+  it('spreads a packet over several small buffers with MRG_RXBUF, num_buffers counting them', () => {
+    const b = netGuest({});
+    const host = new HostEndpoint();
+    new NetLink(host, b.net);
+    const rx = b.postRx(0, 8, 64);
+    const frame = udpFrame(
+      7,
+      Array.from({ length: 158 }, (_, i) => i),
+    ); // 200 bytes + 12 = 4 buffers
+    host.send(frame);
+    const used = b.queues[0]!.reclaim();
+    expect(used.map((u) => u.len)).toEqual([64, 64, 64, 20]);
+    const bytes = new Uint8Array(212);
+    used.forEach((u, k) => {
+      const piece = new Uint8Array(u.len);
+      b.mem.readBytes(rx[k]!, piece);
+      bytes.set(piece, 64 * k);
+    });
+    expect(decodeNetHeader(bytes).numBuffers).toBe(4);
+    expect(bytes.subarray(NET_HDR_SIZE)).toEqual(frame);
+    // Not enough room for the next one (4 buffers left, 5 needed): it waits, nothing is taken.
+    host.send(udpFrame(8, new Array(250).fill(1)));
+    expect(b.queues[0]!.reclaim()).toEqual([]);
+    b.postRx(0, 2, 64);
+    expect(b.queues[0]!.reclaim().map((u) => u.len)).toEqual([64, 64, 64, 64, 48]);
   });
 
   it('transmits on every pair to the backend', () => {

@@ -143,8 +143,8 @@ export interface VirtioNetOptions {
  * VERSION_1, and offload metadata (NEEDS_CSUM, DATA_VALID, GSO) carried through to the other end
  * of the link. A receiver that did not negotiate GUEST_CSUM gets the checksum completed in
  * software; one without the matching GUEST_TSO feature does not get GSO frames (counted as
- * dropped; vmkit does not segment). Receive steering with several pairs hashes the IPv4
- * addresses and ports.
+ * dropped; vmkit does not segment). With VIRTIO_NET_F_MRG_RXBUF a packet spans several receive
+ * buffers. Receive steering with several pairs hashes the IPv4 addresses and ports.
  *
  * @example
  * ```ts
@@ -187,6 +187,7 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
       NetFeature.GUEST_TSO4,
       NetFeature.GUEST_TSO6,
       NetFeature.STATUS,
+      NetFeature.MRG_RXBUF,
     ];
     if (options.mac !== undefined) bits.push(NetFeature.MAC);
     if (options.mtu !== undefined) bits.push(NetFeature.MTU);
@@ -377,7 +378,10 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
       this.stats.rxDropped++;
       return 'dropped';
     }
-    const chain = queue.pop();
+    if (hasFeature(ctx.features, NetFeature.MRG_RXBUF))
+      return this.deliverMerged(ctx, index, prepared);
+    let chain = queue.pop();
+    if (chain === undefined && queue.enableNotification()) chain = queue.pop();
     if (chain === undefined) return queue.fault === undefined ? 'no-buffer' : 'dropped';
     const writer = chain.writer();
     if (chain.writableBytes < NET_HDR_SIZE + prepared.data.length) {
@@ -390,6 +394,47 @@ export class VirtioNet implements VirtioDeviceModel, NetEndpoint {
     writer.write(encodeNetHeader(prepared.header));
     writer.write(prepared.data);
     queue.addUsed(chain.head, writer.written);
+    ctx.notifyUsed(index);
+    this.stats.rxFrames++;
+    return 'ok';
+  }
+
+  /**
+   * With VIRTIO_NET_F_MRG_RXBUF a packet spans as many receive buffers as it needs, and
+   * num_buffers in the header counts them (§5.1.6.4). The device first checks that the available
+   * buffers can hold it all, so it never takes buffers it cannot fill.
+   */
+  private deliverMerged(
+    ctx: DeviceContext,
+    index: number,
+    prepared: { data: Uint8Array; header: NetHeader },
+  ): 'ok' | 'dropped' | 'no-buffer' {
+    const queue = ctx.queue(index)!;
+    const need = NET_HDR_SIZE + prepared.data.length;
+    if (queue.availableWritableBytes(need) < need) {
+      // Ask for a notification when more buffers come, then look again for ones that came in
+      // between (§2.7.10: the re-check after enabling).
+      queue.enableNotification();
+      if (queue.availableWritableBytes(need) < need) {
+        return queue.fault === undefined ? 'no-buffer' : 'dropped';
+      }
+    }
+    const chains: DescriptorChain[] = [];
+    for (let room = 0; room < need; ) {
+      const chain = queue.pop();
+      if (chain === undefined) return 'dropped'; // the queue faulted under us
+      chains.push(chain);
+      room += chain.writableBytes;
+    }
+    const bytes = new Uint8Array(need);
+    bytes.set(encodeNetHeader({ ...prepared.header, numBuffers: chains.length }));
+    bytes.set(prepared.data, NET_HDR_SIZE);
+    let offset = 0;
+    for (const chain of chains) {
+      const writer = chain.writer();
+      offset += writer.write(bytes.subarray(offset));
+      queue.addUsed(chain.head, writer.written);
+    }
     ctx.notifyUsed(index);
     this.stats.rxFrames++;
     return 'ok';
