@@ -9,6 +9,7 @@ import { branchSource, HELPERS, inlineSource } from './codegen.js';
 import type { Cpu } from './cpu.js';
 import type { Handler, Instr } from './decoder/instr.js';
 import { add, logicFlags, sub } from './exec/flags.js';
+import { shiftValue } from './exec/shift.js';
 
 /** A compiled block: runs up to `length` instructions starting at `start`. */
 export interface Block {
@@ -68,6 +69,8 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
   // The generated source contains only numbers and fixed identifiers: no guest-controlled
   // text reaches the compiler.
   const factory = new Function(...names, `return function block(c) {\n${lines.join('\n')}\n};`);
-  const run = factory(add, sub, logicFlags, ...handlers, ...instructions) as (cpu: Cpu) => void;
+  const run = factory(add, sub, logicFlags, shiftValue, ...handlers, ...instructions) as (
+    cpu: Cpu,
+  ) => void;
   return { start, instructions, run };
 }

@@ -7,9 +7,10 @@ import type { Instr } from './decoder/instr.js';
 import * as alu from './exec/alu.js';
 import * as cond from './exec/cond.js';
 import * as mov from './exec/mov.js';
+import * as shift from './exec/shift.js';
 
 /** What a snippet may refer to besides `c` (the CPU), `L`/`H` (its register halves). */
-export const HELPERS = ['ADD', 'SUB', 'LOGIC'] as const;
+export const HELPERS = ['ADD', 'SUB', 'LOGIC', 'SHIFT'] as const;
 
 const LIMIT = 2 ** 47;
 
@@ -94,6 +95,24 @@ export function inlineSource(ins: Instr): string | undefined {
         const [bLo, bHi] = h === alu.testRmReg ? reg(ins.reg) : imm();
         const hi = size === 8 ? `(H[${d}] & ${bHi}) >>> 0` : '0';
         return `LOGIC(c, ${size}, (L[${d}] & ${bLo}) >>> 0, ${hi});`;
+      }
+      case alu.neg: {
+        const d = ins.rm;
+        const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
+        return `{ const r = SUB(c, ${size}, 0, 0, L[${d}], ${size === 8 ? `H[${d}]` : '0'}, 0); ${writeHi} L[${d}] = r; }`;
+      }
+      case alu.not:
+        return `L[${ins.rm}] = ~L[${ins.rm}] >>> 0; H[${ins.rm}] = ${size === 8 ? `~H[${ins.rm}] >>> 0` : '0'};`;
+      case shift.shiftGroup: {
+        // Constant counts only (1 or imm8), and not RCL/RCR.
+        const last = ins.operands[ins.operands.length - 1];
+        if ((last !== 'one' && last !== 'Ib') || ins.sub === 2 || ins.sub === 3) return undefined;
+        const n = (last === 'one' ? 1 : ins.imm) & (size === 8 ? 63 : 31);
+        const d = ins.rm;
+        // A zero count changes nothing but still writes a 32-bit register (clearing 63:32).
+        if (n === 0) return size === 4 ? `H[${d}] = 0;` : ';';
+        const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
+        return `{ const r = SHIFT(c, ${ins.sub}, ${size}, L[${d}], ${size === 8 ? `H[${d}]` : '0'}, ${n}); ${writeHi} L[${d}] = r; }`;
       }
       case alu.incDec: {
         // INC/DEC preserve CF (SDM Vol. 2 INC, DEC).

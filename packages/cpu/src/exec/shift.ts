@@ -65,12 +65,29 @@ export function shiftGroup(cpu: Cpu, ins: Instr): void {
     zeroCountWrite(cpu, ins);
     return;
   }
-  const bits = size * 8;
   const op = ins.sub;
   if (op === 2 || op === 3) {
     rotateThroughCarry(cpu, ins, la, op === 2, vLo, vHi, n);
     return;
   }
+  const lo = shiftValue(cpu, op, size, vLo, vHi, n);
+  writeRm(cpu, ins, la, size, lo, cpu.rhi);
+}
+
+/**
+ * ROL (0), ROR (1), SHL (4), SHR (5), SAL (6) or SAR (7) of the value vLo/vHi of `size` bytes
+ * by a masked, non-zero count `n`: sets RFLAGS and returns the low half of the result (the
+ * high half in `cpu.rhi`). Shared by the handler and the block compiler's inline code.
+ */
+export function shiftValue(
+  cpu: Cpu,
+  op: number,
+  size: number,
+  vLo: number,
+  vHi: number,
+  n: number,
+): number {
+  const bits = size * 8;
   let lo: number;
   let hi = 0;
   let flags = cpu.flags;
@@ -135,8 +152,9 @@ export function shiftGroup(cpu: Cpu, ins: Instr): void {
     flags = (flags & ~STATUS_SHIFT) | cf | (of ? OF : 0) | szp(size, lo, hi);
     flags &= ~AF;
   }
-  writeRm(cpu, ins, la, size, lo, hi);
   cpu.flags = flags;
+  cpu.rhi = hi;
+  return lo;
 }
 
 /**
