@@ -54,14 +54,15 @@ export const FaultStatus = {
  * §7.2.1, "Primary Fault Logging"). A fault is recorded at the Fault Record Index if that record's
  * F bit is clear and Primary Fault Overflow is clear; the index then advances (wrapping). Otherwise
  * PFO is set and the fault is lost. Software clears a record by writing 1 to its F bit and clears
- * PFO by writing 1 to it. `onFaultEvent` runs when a fault is recorded or overflows, standing in for
+ * PFO by writing 1 to it. `onFaultEvent` runs when a fault is recorded or overflows (with the Fault
+ * Status value from before), standing in for
  * the fault-event interrupt (VT-d §7.3).
  */
 export class FaultLog {
   /** Number of fault recording registers (CAP.NFR + 1). */
   readonly size: number;
   /** Called after each recorded or overflowing fault: the VMM's fault-event interrupt. */
-  onFaultEvent: (record: FaultRecord, recorded: boolean) => void = () => {};
+  onFaultEvent: (record: FaultRecord, recorded: boolean, previousStatus: number) => void = () => {};
   private readonly records: (FaultRecord | undefined)[];
   private index = 0;
   private overflow = false;
@@ -83,6 +84,7 @@ export class FaultLog {
    * @returns whether it was recorded (false: overflow)
    */
   record(r: FaultRecord): boolean {
+    const before = this.status;
     const ok = !this.overflow && this.records[this.index] === undefined;
     if (ok) {
       this.records[this.index] = r;
@@ -91,7 +93,7 @@ export class FaultLog {
       this.overflow = true;
       this.lost++;
     }
-    this.onFaultEvent(r, ok);
+    this.onFaultEvent(r, ok, before);
     return ok;
   }
 

@@ -42,3 +42,4 @@ export {
   remappableMsi,
   SecondLevelTables,
 } from './table-builders.js';
+export { GlobalBits, VtdReg, VtdRegisters } from './vtd-registers.js';
