@@ -176,6 +176,12 @@ export class PageWalker {
     const rsvLo = state.reservedLo;
     const rsvHi = state.reservedHi;
     const am = state.addressHiMask;
+    const refs = r.referenceAddress;
+    const info = r.referenceInfo;
+    const entryLo = r.entryLo;
+    const entryHi = r.entryHi;
+    const entryAddress = r.entryAddress;
+    let n = r.referenceCount;
     let level = startLevel;
     let eLo = 0;
     let eHi = 0;
@@ -190,19 +196,25 @@ export class PageWalker {
       let at = gpa;
       if (ss !== undefined) {
         at = ss.translate(gpa, structureAccess(access), hi, lo);
-        if (at < 0) return this.secondStageFault(gpa, level);
+        if (at < 0) {
+          r.referenceCount = n;
+          return this.secondStageFault(gpa, level);
+        }
       }
       eLo = mem.read32(at);
       eHi = mem.read32(at + 4);
-      const n = r.referenceCount++;
-      r.referenceAddress[n] = gpa;
-      r.referenceInfo[n] = level;
-      r.entryLo[level] = eLo;
-      r.entryHi[level] = eHi;
-      r.entryAddress[level] = gpa;
-      if ((eLo & PTE.P) === 0) return this.pageFault(state, access, 0);
+      refs[n] = gpa;
+      info[n++] = level;
+      entryLo[level] = eLo;
+      entryHi[level] = eHi;
+      entryAddress[level] = gpa;
+      if ((eLo & PTE.P) === 0) {
+        r.referenceCount = n;
+        return this.pageFault(state, access, 0);
+      }
       const k = level * 2 + ((eLo >>> 7) & 1);
       if (((eLo & rsvLo[k]!) | (eHi & rsvHi[k]!)) !== 0) {
+        r.referenceCount = n;
         return this.pageFault(state, access, PFEC.P | PFEC.RSVD);
       }
       accLo &= eLo;
@@ -211,6 +223,7 @@ export class PageWalker {
       table = (eHi & am) * U32 + ((eLo & 0xffff_f000) >>> 0);
       level--;
     }
+    r.referenceCount = n;
     // Bits 29:0 (1 GByte), 20:0 (2 MByte) or 11:0 (4 KByte) of the linear address are the
     // offset in the page (§4.5.4).
     const offsetMask = level === 1 ? 0xfff : level === 2 ? 0x1f_ffff : 0x3fff_ffff;
