@@ -183,6 +183,43 @@ describe('virtio-blk requests (virtio 1.2 §5.2.6), split and packed rings throu
     expect(g.mmio.config(BlkConfig.maxDiscardSeg, 4)).toBe(16);
   });
 
+  it('serves every request queue with VIRTIO_BLK_F_MQ (num_queues in the config)', () => {
+    const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 2 ** 20 }] });
+    const store = new MemoryBlockStore(8);
+    const blk = new VirtioBlk(store, { numQueues: 3, queueSize: 8 });
+    const device = new VirtioDevice(blk, mem);
+    mem.addMmio({ base: BASE, size: 0x1000, handler: new VirtioMmioTransport(device) });
+    const mmio = new MmioDriver(mem, BASE);
+    expect(mmio.deviceFeatures() & featureMask(12)).not.toBe(0n);
+    mmio.negotiate((o) => o & ~featureMask(FeatureBit.RING_PACKED));
+    expect(mmio.config(BlkConfig.numQueues, 2)).toBe(3);
+    const drivers = [0, 1, 2].map((q) => {
+      const d = new SplitQueueDriver(mem, SplitQueueDriver.layoutAt(0x1000 + q * 0x1000, 8));
+      const l = d.layout;
+      mmio.setupQueue(q, { size: 8, desc: l.descTable, driver: l.availRing, device: l.usedRing });
+      return d;
+    });
+    mmio.driverOk();
+    for (const [q, d] of drivers.entries()) {
+      mem.write32(0x8000 + q * 0x100, BlkRequestType.OUT);
+      mem.write32(0x8008 + q * 0x100, q);
+      mem.fill(0x10000 + q * 0x1000, 512, 0x10 + q);
+      d.add(
+        [
+          { addr: 0x8000 + q * 0x100, len: 16 },
+          { addr: 0x10000 + q * 0x1000, len: 512 },
+        ],
+        [{ addr: 0x9000 + q, len: 1 }],
+      );
+      if (d.kick()) mmio.notify(q);
+      expect(d.reclaim()).toHaveLength(1);
+      expect(mem.read8(0x9000 + q)).toBe(BlkStatus.OK);
+    }
+    const s = new Uint8Array(512);
+    store.read(2, s);
+    expect(s[0]).toBe(0x12);
+  });
+
   it('a request without a status byte puts the device into DEVICE_NEEDS_RESET', () => {
     const g = guest(false);
     const split = new SplitQueueDriver(g.mem, SplitQueueDriver.layoutAt(0x1000, 16));
