@@ -26,19 +26,20 @@ export type WalkResult =
     };
 
 const entry = new Uint32Array(2);
-/** EMT (5:3), IPAT (6) and SNP (11): reserved in leaves with ECAP.MTS = ECAP.SC = 0. */
-const LEAF_RESERVED_LOW = bits(6, 3) | (1 << 11);
-/** TM (bit 62 = high bit 30): reserved in leaves with ECAP.DT = 0. */
-const LEAF_RESERVED_HIGH = 1 << 30;
+/** Bit 11, reserved in every second-level entry format (VT-d §9.8). */
+const RESERVED_LOW = 1 << 11;
+/** Bit 62 (high-half bit 30), reserved in every second-level entry format. */
+const RESERVED_HIGH = 1 << 30;
 
 /**
  * Walks second-level paging structures (VT-d §3.6 and §9.8) for one request. Each level indexes
- * 9 bits of the input address; an entry with R and W both Clear is not present. Reserved bits are
- * checked in every entry with R or W set: bits 51:HAW everywhere; bit 7 of SL-PML5E/PML4E; bit 7 (PS)
- * of a PDPE/PDE where the unit lacks that superpage size; in leaves EMT, IPAT, SNP and TM (the unit
- * reports no memory-type, snoop-control or device-TLB support) and the address bits below a
- * superpage's alignment. Rights are the AND of R and W over all levels. Faults: 05h write denied,
- * 06h read denied (including not-present entries), 07h entry unreadable, 0Ch reserved bit set.
+ * 9 bits of the input address; an entry with R and W both Clear is not present. At each level the
+ * requested right is checked first (VT-d §7.1.3 orders permission faults before reserved-bit
+ * faults), then the reserved bits: bit 11, bit 62 and bits 51:HAW of every entry; bit 7 of
+ * SL-PML5E/PML4E, and of a PDPE/PDE where the unit lacks that superpage size; the address bits
+ * below a superpage's alignment. EMT, IPAT, X, A/D and bits 61:52, 63 are not checked. Faults:
+ * 05h write denied, 06h read denied (including not-present entries), 07h entry unreadable, 0Ch
+ * reserved bit set.
  *
  * @param mem - memory holding the tables
  * @param root - SLPTPTR of the context entry
@@ -69,33 +70,27 @@ export function walkSecondLevel(
       return { fault: FaultReason.PAGING_ENTRY_ACCESS };
     const lo = entry[0]!;
     const hi = entry[1]!;
-    if ((lo & 3) === 0)
+    if ((lo & 3) === 0) {
       return { fault: write ? FaultReason.WRITE_NOT_PERMITTED : FaultReason.READ_NOT_PERMITTED };
-    const ps = (lo & 0x80) !== 0;
-    let leaf = level === 1;
-    if (ps) {
-      const allowed = (level === 2 && caps.pages2M) || (level === 3 && caps.pages1G);
-      if (!allowed) return { fault: FaultReason.PAGING_ENTRY_RESERVED };
-      leaf = true;
     }
-    let reservedLow = 0;
-    let reservedHigh = hawHigh;
-    if (leaf) {
-      reservedLow = LEAF_RESERVED_LOW | (level > 1 ? bits(shift - 1, 12) : 0);
-      reservedHigh |= LEAF_RESERVED_HIGH;
+    if (write ? (lo & 2) === 0 : (lo & 1) === 0) {
+      return { fault: write ? FaultReason.WRITE_NOT_PERMITTED : FaultReason.READ_NOT_PERMITTED };
     }
-    if ((lo & reservedLow) !== 0 || (hi & reservedHigh) !== 0)
+    const ps = level > 1 && (lo & 0x80) !== 0;
+    if (ps && !((level === 2 && caps.pages2M) || (level === 3 && caps.pages1G))) {
       return { fault: FaultReason.PAGING_ENTRY_RESERVED };
+    }
+    const leaf = level === 1 || ps;
+    const reservedLow = RESERVED_LOW | (ps ? bits(shift - 1, 12) : 0);
+    if ((lo & reservedLow) !== 0 || (hi & (hawHigh | RESERVED_HIGH)) !== 0) {
+      return { fault: FaultReason.PAGING_ENTRY_RESERVED };
+    }
     read &&= (lo & 1) !== 0;
     writable &&= (lo & 2) !== 0;
     if (leaf) {
-      if (write ? !writable : !read) {
-        return { fault: write ? FaultReason.WRITE_NOT_PERMITTED : FaultReason.READ_NOT_PERMITTED };
-      }
-      const size = 2 ** shift;
       return {
         pageBase: entryAddress(lo, hi, caps.haw),
-        pageSize: size,
+        pageSize: 2 ** shift,
         read,
         write: writable,
         references,

@@ -149,6 +149,17 @@ describe('root and context entries (VT-d §9.1, §9.3)', () => {
 });
 
 describe('second-level walk (VT-d §9.8)', () => {
+  it('checks the requested right before reserved bits (VT-d §7.1.3)', () => {
+    const { m, iova } = build();
+    m.write64(PT + 24, sl(0x5000, true, false) | (1n << 11n));
+    expect(walkSecondLevel(m, PML4, 4, iova, true, CAPS)).toEqual({
+      fault: FaultReason.WRITE_NOT_PERMITTED,
+    });
+    expect(walkSecondLevel(m, PML4, 4, iova, false, CAPS)).toEqual({
+      fault: FaultReason.PAGING_ENTRY_RESERVED,
+    });
+  });
+
   it('translates a 4 KiB page and ANDs the rights of every level', () => {
     const { m, iova } = build();
     expect(walkSecondLevel(m, PML4, 4, iova + 0x123, false, CAPS)).toEqual({
@@ -190,9 +201,11 @@ describe('second-level walk (VT-d §9.8)', () => {
   const reserved: [string, number, bigint][] = [
     ['PML4E bit 7', PML4, sl(PDPT) | 0x80n],
     ['PML4E address above HAW', PML4, sl(PDPT) | (1n << 47n)],
-    ['PTE SNP (bit 11) without snoop control', PT + 24, sl(0x5000) | (1n << 11n)],
-    ['PTE EMT (bits 5:3) without memory-type support', PT + 24, sl(0x5000) | 0x8n],
-    ['PTE TM (bit 62) without device-TLBs', PT + 24, sl(0x5000) | (1n << 62n)],
+    ['PTE bit 11', PT + 24, sl(0x5000) | (1n << 11n)],
+    ['PTE bit 62', PT + 24, sl(0x5000) | (1n << 62n)],
+    ['PDE (non-leaf) bit 11', PD + 8, sl(PT) | (1n << 11n)],
+    ['PDPE (non-leaf) bit 62', PDPT + 8, sl(PD) | (1n << 62n)],
+    ['PTE address above HAW', PT + 24, sl(0x5000) | (1n << 46n)],
     ['2 MiB PDE address bits 20:12', PD + 8, sl(0x40_1000, true, true, true)],
   ];
   for (const [name, at, value] of reserved) {
@@ -205,9 +218,9 @@ describe('second-level walk (VT-d §9.8)', () => {
     });
   }
 
-  it('ignores the ignored bits: 61:52, 63 and A/D', () => {
+  it('ignores the ignored bits: 61:52, 63, A/D, X, EMT/IPAT and PTE bit 7', () => {
     const { m, iova } = build();
-    m.write64(PT + 24, sl(0x5000, true, false) | (0x3ffn << 52n) | (1n << 63n) | 0x300n);
+    m.write64(PT + 24, sl(0x5000, true, false) | (0x3ffn << 52n) | (1n << 63n) | 0x3fcn);
     expect(walkSecondLevel(m, PML4, 4, iova, false, CAPS)).toMatchObject({ pageBase: 0x5000 });
   });
 
