@@ -8,6 +8,7 @@ import * as control from './exec/control.js';
 import { completeIn } from './exec/io.js';
 import * as misc from './exec/misc.js';
 import { canonical } from './exec/operands.js';
+import * as stack from './exec/stack.js';
 import * as str from './exec/string.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
@@ -40,7 +41,8 @@ export type GprName = (typeof GPR_NAMES)[number];
  *
  * - `hlt`: HLT executed (at CPL 0); RIP points after it.
  * - `exception`: the instruction at RIP raised an exception (fault: RIP and state as before
- *   the instruction, except completed iterations of a REP string instruction). Delivery
+ *   the instruction, except completed iterations of a REP string instruction), or, for #DB
+ *   single-step (RFLAGS.TF), the instruction completed and RIP is after it (a trap). Delivery
  *   through the IDT is the VMM's (or a later CPU layer's) business.
  * - `budget`: the instruction budget ran out.
  */
@@ -338,6 +340,11 @@ export class Cpu {
     const start = budget;
     try {
       while (this.remaining > 0) {
+        if ((this.flags & RFLAGS.TF) !== 0) {
+          const stop = this.singleStep();
+          if (stop !== undefined) return stop;
+          continue;
+        }
         this.fetchBlock().run(this);
         if (this.pendingStop !== undefined) {
           const stop = this.pendingStop;
@@ -361,6 +368,29 @@ export class Cpu {
     } finally {
       this.instructions += start - this.remaining;
     }
+  }
+
+  /**
+   * Runs one instruction with RFLAGS.TF set at its start: afterwards a single-step debug
+   * exception (#DB, a trap: RIP after the instruction) is reported, unless the instruction
+   * itself stopped the CPU (SDM Vol. 3A §18.3.1.4). DR6 is not modelled yet.
+   */
+  private singleStep(): StopReason | undefined {
+    const left = this.remaining;
+    this.remaining = 1;
+    try {
+      this.fetchBlock().run(this);
+    } finally {
+      this.remaining = left - (1 - this.remaining);
+    }
+    if (this.pendingStop !== undefined) {
+      const stop = this.pendingStop;
+      this.pendingStop = undefined;
+      return stop;
+    }
+    // A REP iteration that did not finish the instruction still traps (each iteration is
+    // single-stepped).
+    return { kind: 'exception', vector: Vector.DB, errorCode: undefined, address: undefined };
   }
 
   private fetchBlock(): Block {
@@ -466,8 +496,12 @@ export class Cpu {
   }
 }
 
-/** Handlers after which a block ends: they may transfer control, repeat, or stop. */
+/**
+ * Handlers after which a block ends: they may transfer control, repeat, stop, or (POPFQ) set
+ * TF, which changes how the following instructions run.
+ */
 const ENDS_BLOCK = new Set<Handler>([
+  stack.popf,
   control.jmpRel,
   control.jmpRm,
   control.callRel,

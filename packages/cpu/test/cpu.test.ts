@@ -217,6 +217,32 @@ describe('instructions with architecturally fixed results', () => {
     expect(cpu.getReg('rbx')).toBe(77n);
   });
 
+  it('POPFQ changes IOPL and IF at CPL 0 only, and never RF, VM, VIF or VIP', () => {
+    // push imm32 (all flags); popfq
+    const image = [0x68, 0xd5, 0x3f, 0x3f, 0x00, 0x9d, 0xf4];
+    const ring0 = machine(image, 0);
+    expect(ring0.cpu.run(2)).toEqual({ kind: 'budget' });
+    expect(ring0.cpu.rflags & 0x3200n).toBe(0x3200n); // IOPL 3 and IF set at CPL 0
+    expect(ring0.cpu.rflags & 0x1b0000n).toBe(0n); // RF, VM, VIF, VIP stay clear
+    const ring3 = machine(image, 3);
+    expect(ring3.cpu.run(2)).toEqual({ kind: 'budget' });
+    expect(ring3.cpu.rflags & 0x3200n).toBe(0n); // IOPL and IF unchanged at CPL 3 (IOPL 0)
+  });
+
+  it('traps with #DB after each instruction once POPFQ has set TF', () => {
+    // pushfq; or qword [rsp], 0x100; popfq; inc eax; inc eax; hlt
+    const { cpu } = machine([
+      0x9c, 0x48, 0x81, 0x0c, 0x24, 0x00, 0x01, 0x00, 0x00, 0x9d, 0xff, 0xc0, 0xff, 0xc0, 0xf4,
+    ]);
+    // TF is clear at the start of POPFQ, so the first trap follows the next instruction.
+    expect(cpu.run(100)).toMatchObject({ kind: 'exception', vector: Vector.DB });
+    expect(cpu.rip).toBe(0x100cn);
+    expect(cpu.getReg('rax')).toBe(1n);
+    expect(cpu.run(100)).toMatchObject({ kind: 'exception', vector: Vector.DB });
+    expect(cpu.getReg('rax')).toBe(2n);
+    expect(cpu.instructions).toBe(5);
+  });
+
   it('CMPXCHG16B requires 16-byte alignment', () => {
     // lock cmpxchg16b [rsi]
     const { cpu } = machine([0xf0, 0x48, 0x0f, 0xc7, 0x0e]);
