@@ -46,7 +46,7 @@ if (sink === 0.5) console.log(sink);
 // NIC: frames from VF1's driver to VF2's driver through TX DMA, the L2 switch and RX DMA, all
 // through the IOMMU, with MSI-X interrupts to the APIC bus; and VF1 to the wire.
 {
-  const { nicHost } = await import('./nic-fixture.js');
+  const { nicHost } = await import('../test/nic-fixture.js');
   const { buildFrame, parseMac, Wire } = await import('@vmkit/sriov');
   const host = nicHost(2);
   const [a, b] = host.drivers;

@@ -1,5 +1,12 @@
 import { ApicBus, composeMsi } from '@vmkit/interrupts';
-import { BumpAllocator, ContextTables, Iommu, SecondLevelTables } from '@vmkit/iommu';
+import {
+  BumpAllocator,
+  ContextTables,
+  InterruptRemappingTable,
+  Iommu,
+  remappableMsi,
+  SecondLevelTables,
+} from '@vmkit/iommu';
 import {
   type GuestMemory,
   GuestMemoryError,
@@ -45,7 +52,7 @@ export class GuestView implements GuestMemory {
  * `vfs` VFs enabled by the PF driver. Guest n owns `guestBytes` of host RAM from 8 MiB + (n - 1) * guestBytes as its
  * guest-physical [0, guestBytes), through its VF's IOMMU domain (n) and its CPU view alike.
  */
-export function nicHost(vfs: number) {
+export function nicHost(vfs: number, options: { interruptRemapping?: boolean } = {}) {
   const host = new GuestPhysicalMemory({ ram: [{ base: 0, size: 128 * MiB }] });
   const pages = new BumpAllocator(host, 0, 8 * MiB);
   const contexts = new ContextTables(host, pages);
@@ -55,11 +62,20 @@ export function nicHost(vfs: number) {
   iommu.dma.translationEnabled = true;
   const segment = new PciSegment();
   segment.setBusMode(3, 'link-ari');
+  // With interrupt remapping, VF MSIs go through the IOMMU's IRTEs (source-ID checked) first.
+  const irt = new InterruptRemappingTable(host, 124 * MiB, 8);
+  if (options.interruptRemapping) {
+    iommu.interrupts.connect(apics);
+    iommu.interrupts.setTable({ address: irt.address, sizeField: irt.sizeField });
+    iommu.interrupts.remappingEnabled = true;
+  }
   const nic = new SriovNic({
     segment,
     routingId: routingId(3, 0, 0),
     dma: (rid) => iommu.dmaMemory(rid),
-    interrupts: apics,
+    interrupts: options.interruptRemapping
+      ? { deliverMsi: (m) => iommu.interrupts.deliverMsi(m), setIntx: () => {} }
+      : apics,
   });
   const pfDriver = new SriovPfDriver(
     segment,
@@ -99,17 +115,30 @@ export function nicHost(vfs: number) {
       bar0,
       bar3,
       dmaArea: 0x10_0000,
-      msix: (v) =>
-        composeMsi({
-          vector: 0x40 + 3 * (n % 40) + v,
+      msix: (v) => {
+        const vector = 0x40 + 3 * (n % 40) + v;
+        if (!options.interruptRemapping) {
+          return composeMsi({
+            vector,
+            destination: n % 2,
+            destinationMode: 'physical',
+            deliveryMode: 0,
+            triggerMode: 'edge',
+          });
+        }
+        // The VMM owns the IRTEs: entry 3n + v, valid only for this VF's requester ID.
+        const index = 3 * n + v;
+        irt.set(index, {
+          vector,
           destination: n % 2,
-          destinationMode: 'physical',
-          deliveryMode: 0,
-          triggerMode: 'edge',
-        }),
+          sourceValidation: 'requester-id',
+          sourceId: rid,
+        });
+        return { ...remappableMsi(index), addressHigh: 0 };
+      },
     });
     driver.init();
     drivers.push(driver);
   }
-  return { host, iommu, apics, segment, nic, pfDriver, rids, drivers, guests, guestBytes };
+  return { host, iommu, apics, segment, nic, pfDriver, rids, drivers, guests, guestBytes, irt };
 }

@@ -1,3 +1,4 @@
+import { remappableMsi } from '@vmkit/iommu';
 import { describe, expect, it } from 'vitest';
 import { buildFrame, formatMac, parseMac, tagFrame, vlanOf } from '../src/index.js';
 import { nicHost } from './nic-fixture.js';
@@ -86,6 +87,26 @@ describe('SR-IOV NIC: VF queues, DMA through the IOMMU, MSI-X, L2 switch', () =>
     });
     // Guest 2's RX ring stays as its driver left it.
     expect(drivers[1]!.receive()).toEqual([]);
+  });
+
+  it("sends VF interrupts through IOMMU interrupt remapping; a VF using another VF's entry is blocked", () => {
+    const { drivers, apics, iommu, nic, rids, host } = nicHost(2, { interruptRemapping: true });
+    const [a, b] = drivers as [(typeof drivers)[0], (typeof drivers)[0]];
+    a.send(buildFrame(b.mac, a.mac, 0x0800, payload('remapped')));
+    expect(b.receive().length).toBe(1);
+    expect(apics.cpus[1]!.isRequested(0x44)).toBe(true); // VF1 TX via IRTE 4
+    expect(apics.cpus[0]!.isRequested(0x46)).toBe(true); // VF2 RX via IRTE 6
+    // Guest 1 rewrites its RX vector's MSI-X entry to VF2's IRTE (index 6): the source-ID check fails.
+    const bar3 = nic.sriov
+      .virtualFunctions()
+      .get(1)!
+      .decodedBars()
+      .find((x) => x.index === 3)!.base;
+    host.write32(bar3, remappableMsi(6).addressLow);
+    b.send(buildFrame(a.mac, b.mac, 0x0800, payload('to VF1')));
+    expect(a.receive().length).toBe(1); // the frame arrives; its interrupt does not
+    const fault = iommu.dma.faults.pending().at(-1)!;
+    expect(fault).toMatchObject({ sourceId: rids[0], reason: 0x26, faultInfo: 6 });
   });
 
   it('stops DMA when the guest clears Bus Master Enable', () => {
