@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ConfigSpace, listCapabilities, PciFunction } from '../src/index.js';
 import {
+  ARI_NEXT5_ACS,
   EXAMPLE_BARS,
   exampleFunction,
   MSI64_MASKED_4,
@@ -141,6 +142,14 @@ describe('PCI Express Capability layout (PCIe 4.0 §7.5.3)', () => {
     expect(fn.config.read(0x04, 2)).toBe(0x0006);
     expect(fn.config.read(cap.offset + 0x04, 4) & (1 << 28)).toBe(0);
   });
+});
+
+describe('ARI Extended Capability layout (PCIe 4.0 §6.13)', () => {
+  checkRows(() => {
+    const fn = new PciFunction({ vendorId: 1, deviceId: 2, classCode: 0 });
+    const ari = fn.addAri({ nextFunction: 5, acsFunctionGroups: true });
+    return { cs: fn.config, base: ari.offset };
+  }, ARI_NEXT5_ACS);
 });
 
 describe('capability list (PCI LB 3.0 §6.7)', () => {

@@ -128,3 +128,15 @@ export const PCIE_ENDPOINT: readonly Row[] = [
   [0x2c, 4, 0x0000_0006, 0, 0], // Supported Link Speeds Vector: 2.5 and 5 GT/s
   [0x30, 2, 0x0002, 0x000f, 0],
 ];
+
+/**
+ * ARI Extended Capability (PCIe Base 4.0, "ARI Extended Capability"; header ID 000Eh version 1):
+ * ARI Capability RO (MFVC bit 0, ACS bit 1, Next Function Number 15:8); ARI Control: MFVC Function
+ * Groups Enable bit 0, ACS Function Groups Enable bit 1, Function Group 6:4 (RW when capable).
+ * Here: Next Function Number 5, ACS Function Groups capable.
+ */
+export const ARI_NEXT5_ACS: readonly Row[] = [
+  [0x00, 4, 0x0001_000e, 0, 0],
+  [0x04, 2, 0x0502, 0, 0],
+  [0x06, 2, 0x0000, 0x0072, 0],
+];
