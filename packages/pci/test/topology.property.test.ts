@@ -47,7 +47,7 @@ describe('PciSegment against a map model (fast-check)', () => {
   it('ECAM decodes every (bus, device, function, register) as the segment does', () => {
     const seg = new PciSegment();
     const placed = [0x0000, 0x0018, 0x0107, 0x03ff, 0xff00];
-    placed.forEach((rid, i) => seg.hotAdd(rid, make(i + 1)));
+    for (const [i, rid] of placed.entries()) seg.hotAdd(rid, make(i + 1));
     const ecam = new Ecam(seg);
     fc.assert(
       fc.property(
