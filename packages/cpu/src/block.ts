@@ -5,10 +5,11 @@
 // the next RIP and the RFLAGS to restore on a fault are set before every instruction, the
 // budget is counted per instruction, and the block stops early on a stop request or when a
 // store invalidated cached code (self-modifying code).
-import { branchSource, HELPERS, inlineSource } from './codegen.js';
+import { branchSource, HELPERS, inlineSource, memorySource } from './codegen.js';
 import type { Cpu } from './cpu.js';
 import type { Handler, Instr } from './decoder/instr.js';
 import { add, logicFlags, sub } from './exec/flags.js';
+import { effectiveAddress, readMem, writeMem } from './exec/operands.js';
 import { shiftValue } from './exec/shift.js';
 
 /** A compiled block: runs up to `length` instructions starting at `start`. */
@@ -40,8 +41,16 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     handlers.push(ins.exec);
     const next = rip + ins.length;
     const inline = k < last ? inlineSource(ins) : undefined;
+    const memory = k < last && inline === undefined ? memorySource(ins, k, rip) : undefined;
     const branch = k === last ? branchSource(ins, rip) : undefined;
-    if (inline !== undefined) {
+    if (memory !== undefined) {
+      lines.push(memory.source);
+      lines.push(
+        memory.store
+          ? `if (--c.remaining <= 0 || c.codeEpoch !== e) { c.ripValue = ${next}; return; }`
+          : `if (--c.remaining <= 0) { c.ripValue = ${next}; return; }`,
+      );
+    } else if (inline !== undefined) {
       // Register-only and fault-free: RIP only needs to be right where the block can exit.
       lines.push(inline);
       lines.push(`if (--c.remaining <= 0) { c.ripValue = ${next}; return; }`);
@@ -69,8 +78,16 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
   // The generated source contains only numbers and fixed identifiers: no guest-controlled
   // text reaches the compiler.
   const factory = new Function(...names, `return function block(c) {\n${lines.join('\n')}\n};`);
-  const run = factory(add, sub, logicFlags, shiftValue, ...handlers, ...instructions) as (
-    cpu: Cpu,
-  ) => void;
+  const run = factory(
+    add,
+    sub,
+    logicFlags,
+    shiftValue,
+    effectiveAddress,
+    readMem,
+    writeMem,
+    ...handlers,
+    ...instructions,
+  ) as (cpu: Cpu) => void;
   return { start, instructions, run };
 }

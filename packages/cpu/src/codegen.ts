@@ -10,7 +10,7 @@ import * as mov from './exec/mov.js';
 import * as shift from './exec/shift.js';
 
 /** What a snippet may refer to besides `c` (the CPU), `L`/`H` (its register halves). */
-export const HELPERS = ['ADD', 'SUB', 'LOGIC', 'SHIFT'] as const;
+export const HELPERS = ['ADD', 'SUB', 'LOGIC', 'SHIFT', 'EA', 'READ', 'WRITE'] as const;
 
 const LIMIT = 2 ** 47;
 
@@ -125,6 +125,34 @@ export function inlineSource(ins: Instr): string | undefined {
       default:
         return undefined;
     }
+  }
+  return undefined;
+}
+
+/**
+ * Inline source for MOV between a 32/64-bit register and memory, which can fault (#GP, #SS,
+ * #PF): RIP and the RFLAGS to restore are set first, as for a handler call. `k` names the
+ * instruction object (for its addressing fields). Stores report `store` so the block checks
+ * for modified code after them.
+ */
+export function memorySource(
+  ins: Instr,
+  k: number,
+  rip: number,
+): { source: string; store: boolean } | undefined {
+  const size = ins.osize;
+  if ((size !== 4 && size !== 8) || ins.mod === 3) return undefined;
+  const pre = `c.ripValue = ${rip}; c.committedFlags = c.flags;`;
+  if (ins.exec === mov.movRegRm) {
+    const hi = size === 8 ? 'c.xhi' : '0';
+    return {
+      source: `${pre} { const v = READ(c, EA(c, i${k}), ${size}); H[${ins.reg}] = ${hi}; L[${ins.reg}] = v; }`,
+      store: false,
+    };
+  }
+  if (ins.exec === mov.movRmReg) {
+    const hi = size === 8 ? `H[${ins.reg}]` : '0';
+    return { source: `${pre} WRITE(c, EA(c, i${k}), ${size}, L[${ins.reg}], ${hi});`, store: true };
   }
   return undefined;
 }

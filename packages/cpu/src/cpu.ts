@@ -87,7 +87,11 @@ export interface CpuOptions {
   readonly memory: CpuMemory;
   /** Current privilege level (0 or 3); default 0. */
   readonly cpl?: Privilege;
-  /** Decoded instructions kept (keyed by linear address); default 16384, 0 disables the cache. */
+  /**
+   * How many decoded instructions the block cache keeps (in compiled blocks, keyed by the
+   * linear address of each block's first instruction); default 16384. When full, the cache is
+   * emptied. 0 disables caching: every block is decoded and compiled afresh.
+   */
   readonly decodeCacheSize?: number;
 }
 

@@ -169,6 +169,16 @@ describe('run loop', () => {
     expect(allowed.cpu.run(1)).toEqual({ kind: 'io', direction: 'in', port: 0x80, size: 1 });
   });
 
+  it('sees a 32-bit register store into the next instruction (inline store path)', () => {
+    // mov [rip+1], eax (patches the imm32 of the next mov); mov eax, 1; hlt
+    const { cpu } = machine([
+      0x89, 0x05, 0x01, 0x00, 0x00, 0x00, 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4,
+    ]);
+    cpu.setReg('rax', 42n);
+    expect(cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(cpu.getReg('rax')).toBe(42n);
+  });
+
   it('rejects non-canonical RIP and bad budgets from the host', () => {
     const { cpu } = machine([0x90]);
     expect(() => {
