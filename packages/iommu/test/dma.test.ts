@@ -11,7 +11,7 @@ const RW = { read: true, write: true };
 // An identity-like mapping: IOVA = host address for [0, 8 MiB), nothing above.
 describeGuestMemory('DmaMemory through an identity-mapped domain', () => {
   const { iommu, contexts, domain } = setup();
-  const pt = domain(1);
+  const pt = domain();
   pt.map(0, 0, 8 * 2 ** 20, RW);
   contexts.setContext(SID, { domainId: 1, addressWidth: 48, pageTable: pt.root });
   return { mem: iommu.dmaMemory(SID), ramBase: 0x1_0000, hole: 9 * 2 ** 20 };
@@ -26,7 +26,7 @@ describeGuestMemory('DmaMemory through a pass-through context', () => {
 describe('DMA through the IOMMU', () => {
   it('relocates: device addresses land where the domain maps them, 4 KiB and 2 MiB pages alike', () => {
     const { iommu, contexts, domain, mem } = setup();
-    const pt = domain(1);
+    const pt = domain();
     pt.map(0x1000, 0x30_0000, 0x2000, RW);
     pt.map(0x40_0000, 0x60_0000, 0x20_0000, RW);
     contexts.setContext(SID, { domainId: 1, addressWidth: 48, pageTable: pt.root });
@@ -40,7 +40,7 @@ describe('DMA through the IOMMU', () => {
 
   it('blocks a DMA outside the domain, records the fault, and performs none of it', () => {
     const { iommu, contexts, domain, mem } = setup();
-    const pt = domain(1);
+    const pt = domain();
     pt.map(0x1000, 0x30_0000, 0x1000, RW);
     pt.map(0x3000, 0x30_2000, 0x1000, { read: true, write: false });
     contexts.setContext(SID, { domainId: 1, addressWidth: 48, pageTable: pt.root });
@@ -66,7 +66,7 @@ describe('DMA through the IOMMU', () => {
 
   it('keeps a stale translation until the IOTLB is invalidated (page-, domain-selective, global)', () => {
     const { iommu, contexts, domain, mem } = setup();
-    const pt = domain(1);
+    const pt = domain();
     pt.map(0x1000, 0x30_0000, 0x1000, RW);
     pt.map(0x20_0000, 0x40_0000, 0x20_0000, RW);
     contexts.setContext(SID, { domainId: 1, addressWidth: 48, pageTable: pt.root });
@@ -109,7 +109,7 @@ describe('DMA through the IOMMU', () => {
 
   it('keeps a stale context until the context cache is invalidated', () => {
     const { iommu, contexts, domain } = setup();
-    const pt = domain(1);
+    const pt = domain();
     pt.map(0, 0, 0x1000, RW);
     contexts.setContext(SID, { domainId: 1, addressWidth: 48, pageTable: pt.root });
     const dev = iommu.dmaMemory(SID);
@@ -158,7 +158,7 @@ describe('isolation property (fast-check)', () => {
         ),
         (mappings, accesses) => {
           const { iommu, contexts, domain, mem } = setup({ levels: 3 });
-          const pt = domain(1);
+          const pt = domain();
           const model = new Map<number, { hpa: number; write: boolean }>();
           for (const [p, frame, writable] of mappings) {
             const hpa = 0x20_0000 + frame * 4096;
@@ -213,7 +213,7 @@ describe('isolation property (fast-check)', () => {
         fc.boolean(),
         (junk, iova, write) => {
           const { iommu, contexts, domain, mem } = setup({ levels: 3 });
-          const pt = domain(1);
+          const pt = domain();
           contexts.setContext(SID, { domainId: 1, addressWidth: 39, pageTable: pt.root });
           // Scribble over the context entry and the top-level table.
           const ctxAddr = contexts.rootTable + 4096 + 0x10 * 16;

@@ -10,7 +10,7 @@ export function setup(options: { levels?: 3 | 4 | 5 } = {}) {
   iommu.dma.setRootTable(contexts.rootTable);
   iommu.dma.translationEnabled = true;
   const levels = options.levels ?? 4;
-  const domain = (id: number) => new SecondLevelTables(mem, pages, levels);
+  const domain = () => new SecondLevelTables(mem, pages, levels);
   return { mem, pages, contexts, iommu, domain, levels };
 }
 
