@@ -2,6 +2,7 @@
 // multiply, 64-bit multiply/divide, byte strings) runs to completion in vmkit and returns the
 // checksum the same C file computes natively on the host.
 import { describe, expect, it } from 'vitest';
+import { decode } from '../src/index.js';
 import { buildWorkload, hostChecksum, loadWorkload, runToStop } from './support/program.js';
 
 const workload = buildWorkload();
@@ -47,4 +48,27 @@ describe.skipIf('skip' in workload)('gcc-compiled workload', () => {
     }
     expect(stepped.rflags).toBe(whole.rflags);
   });
+});
+
+describe.skipIf('skip' in workload)('the same workload at other optimization levels', () => {
+  for (const opt of ['-O0', '-O1', '-Os', '-O3']) {
+    it(`${opt}: computes the host checksum`, () => {
+      const build = buildWorkload(opt);
+      if ('skip' in build || 'skip' in workload) return;
+      const cpu = loadWorkload(build, 1);
+      const stop = runToStop(cpu, 50_000_000);
+      if (stop.kind === 'exception') {
+        const rip = Number(cpu.rip);
+        let what = '';
+        try {
+          what = decode((i) => cpu.memory.read8(rip + i, 0)).mnemonic;
+        } catch {
+          what = 'undecodable';
+        }
+        throw new Error(`${opt}: exception ${stop.vector} at 0x${rip.toString(16)} (${what})`);
+      }
+      expect(stop).toEqual({ kind: 'hlt' });
+      expect(cpu.getReg('rax')).toBe(hostChecksum(workload, 1));
+    });
+  }
 });

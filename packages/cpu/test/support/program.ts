@@ -13,7 +13,6 @@ export const LOAD = 0x10_0000;
 
 /** The freestanding gcc flags: general registers only, as the issue specifies. */
 export const GUEST_CFLAGS = [
-  '-O2',
   '-ffreestanding',
   '-nostdlib',
   '-static',
@@ -35,8 +34,12 @@ export interface Workload {
   readonly host: string;
 }
 
-/** Builds the workload, or says why it cannot (no gcc, not x86-64 Linux). */
-export function buildWorkload(): Workload | { skip: string } {
+/**
+ * Builds the workload, or says why it cannot (no gcc, not x86-64 Linux).
+ *
+ * @param opt - the guest's gcc optimization flag (the host build is always -O2)
+ */
+export function buildWorkload(opt = '-O2'): Workload | { skip: string } {
   try {
     execFileSync('gcc', ['--version'], { stdio: 'ignore' });
     execFileSync('objcopy', ['--version'], { stdio: 'ignore' });
@@ -53,6 +56,7 @@ export function buildWorkload(): Workload | { skip: string } {
   const bin = join(dir, 'workload.bin');
   const host = join(dir, 'workload-host');
   execFileSync('gcc', [
+    opt,
     ...GUEST_CFLAGS,
     '-T',
     src('link.ld'),
