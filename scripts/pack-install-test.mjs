@@ -54,9 +54,21 @@ try {
     if (!listing.includes('package/dist/')) failures.push(`${pkg.name}: tarball has no dist/`);
   }
   const files = readdirSync(tarballs).map((f) => join(tarballs, f));
+  // Optional peers (vitest for the /testing conformance suites) are what a user of those
+  // subpaths has installed anyway; install them too so every subpath can be imported.
+  const peers = new Set();
+  for (const { pkg } of packages) {
+    for (const [name, range] of Object.entries(pkg.peerDependencies ?? {})) {
+      if (!name.startsWith('@vmkit/')) peers.add(`${name}@${range}`);
+    }
+  }
   run('npm', ['init', '-y'], project);
   run('npm', ['pkg', 'set', 'type=module'], project);
-  run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files], project);
+  run(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--loglevel=error', ...files, ...peers],
+    project,
+  );
   for (const { dir, pkg } of packages) {
     const smoke = join(dir, 'pack-smoke.mjs');
     if (!existsSync(smoke)) {
