@@ -5,12 +5,23 @@
 // the next RIP and the RFLAGS to restore on a fault are set before every instruction, the
 // budget is counted per instruction, and the block stops early on a stop request or when a
 // store invalidated cached code (self-modifying code).
+
+import { Vector } from '@vmkit/x86';
+import { PAGE } from './code-cache.js';
 import { branchSource, HELPERS, inlineSource, memorySource } from './codegen.js';
 import type { Cpu } from './cpu.js';
+import { decode } from './decoder/decode.js';
 import type { Handler, Instr } from './decoder/instr.js';
+import * as cond from './exec/cond.js';
+import * as control from './exec/control.js';
 import { add, logicFlags, sub } from './exec/flags.js';
+import * as misc from './exec/misc.js';
 import { effectiveAddress, readMem, writeMem } from './exec/operands.js';
 import { shiftValue } from './exec/shift.js';
+import * as stack from './exec/stack.js';
+import * as str from './exec/string.js';
+import { CpuFault } from './fault.js';
+import type { CpuMemory, Privilege } from './memory.js';
 
 /** A compiled block: runs up to `length` instructions starting at `start`. */
 export interface Block {
@@ -34,7 +45,7 @@ export const MAX_BLOCK_INSTRUCTIONS = 32;
  */
 export function compileBlock(start: number, instructions: readonly Instr[]): Block {
   const handlers: Handler[] = [];
-  const lines: string[] = ['const e = c.codeEpoch; const L = c.lo; const H = c.hi;'];
+  const lines: string[] = ['const e = c.code.epoch; const L = c.lo; const H = c.hi;'];
   let rip = start;
   const last = instructions.length - 1;
   instructions.forEach((ins, k) => {
@@ -47,7 +58,7 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
       lines.push(memory.source);
       lines.push(
         memory.store
-          ? `if (--c.remaining <= 0 || c.codeEpoch !== e) { c.ripValue = ${next}; return; }`
+          ? `if (--c.remaining <= 0 || c.code.epoch !== e) { c.ripValue = ${next}; return; }`
           : `if (--c.remaining <= 0) { c.ripValue = ${next}; return; }`,
       );
     } else if (inline !== undefined) {
@@ -64,7 +75,7 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
       lines.push('c.ripValue = c.nextRip;');
       lines.push(
         k < last
-          ? 'if (--c.remaining <= 0 || c.pendingStop !== undefined || c.codeEpoch !== e) return;'
+          ? 'if (--c.remaining <= 0 || c.pendingStop !== undefined || c.code.epoch !== e) return;'
           : 'c.remaining--;',
       );
     }
@@ -90,4 +101,69 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     ...instructions,
   ) as (cpu: Cpu) => void;
   return { start, instructions, run };
+}
+
+/**
+ * Handlers after which a block ends: they may transfer control, repeat, stop, or (POPFQ) set
+ * TF, which changes how the following instructions run.
+ */
+const ENDS_BLOCK = new Set<Handler>([
+  stack.popf,
+  control.jmpRel,
+  control.jmpRm,
+  control.callRel,
+  control.callRm,
+  control.ret,
+  control.retImm,
+  control.loop,
+  control.jrcxz,
+  cond.jcc,
+  str.movs,
+  str.cmps,
+  str.stos,
+  str.lods,
+  str.scas,
+  misc.hlt,
+  misc.ud2,
+]);
+
+function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number): Instr {
+  return decode((i) => {
+    const la = rip + i;
+    // Fetching past the top of the canonical lower half is a #GP (SDM Vol. 1 §3.3.7.1).
+    if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
+    return memory.fetch8(la, cpl);
+  });
+}
+
+/**
+ * Decodes and compiles the basic block at `start`: up to a control transfer, a string
+ * instruction (it may repeat), POPFQ, HLT/UD2, the end of the 4 KiB page or
+ * {@link MAX_BLOCK_INSTRUCTIONS}. A fault while decoding the first instruction is that
+ * instruction's fault and is thrown; one on a later instruction just ends the block before it
+ * (it faults when execution gets there).
+ *
+ * @param memory - where the code is fetched from
+ * @param cpl - the privilege of the fetches
+ * @param start - the linear address of the first instruction
+ * @returns the compiled block
+ */
+export function buildBlock(memory: CpuMemory, cpl: Privilege, start: number): Block {
+  const instructions: Instr[] = [];
+  let rip = start;
+  const pageEnd = (Math.floor(start / PAGE) + 1) * PAGE;
+  for (;;) {
+    let ins: Instr;
+    try {
+      ins = decodeAt(memory, cpl, rip);
+    } catch (e) {
+      if (instructions.length === 0) throw e;
+      break;
+    }
+    instructions.push(ins);
+    rip += ins.length;
+    if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= MAX_BLOCK_INSTRUCTIONS)
+      break;
+  }
+  return compileBlock(start, instructions);
 }

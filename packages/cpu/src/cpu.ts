@@ -1,15 +1,9 @@
 import { RFLAGS, Vector } from '@vmkit/x86';
-import { type Block, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './block.js';
-import { decode } from './decoder/decode.js';
-import type { Handler, Instr } from './decoder/instr.js';
+import { type Block, buildBlock } from './block.js';
+import { CodeCache } from './code-cache.js';
 import { CpuError } from './errors.js';
-import * as cond from './exec/cond.js';
-import * as control from './exec/control.js';
 import { completeIn } from './exec/io.js';
-import * as misc from './exec/misc.js';
 import { canonical } from './exec/operands.js';
-import * as stack from './exec/stack.js';
-import * as str from './exec/string.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
 
@@ -95,7 +89,6 @@ export interface CpuOptions {
   readonly decodeCacheSize?: number;
 }
 
-const PAGE = 4096;
 const RFLAGS_WRITABLE =
   RFLAGS.CF |
   RFLAGS.PF |
@@ -166,28 +159,17 @@ export class Cpu {
   /** Interpreter state: the size of an IN waiting for {@link Cpu.completeIn}, or 0. */
   pendingIn = 0;
 
-  /**
-   * Interpreter state: for each 4 KiB page holding cached decoded instructions, their linear
-   * addresses and which 64-byte lines of the page they occupy. A store into such a line drops
-   * the page's instructions (self-modifying code); stores to data that shares the page but
-   * not the lines cost a lookup only.
-   */
-  readonly codePages = new Map<number, CodePage>();
+  /** Interpreter state: the compiled blocks and the self-modifying-code bookkeeping. */
+  readonly code: CodeCache;
 
   /** Interpreter state: RIP as a signed canonical linear address (prefer `rip`). */
   ripValue = 0;
-  /** Interpreter state: bumped whenever cached code is dropped, so a running block stops. */
-  codeEpoch = 0;
-  private readonly cacheSize: number;
-  private cached = 0;
-  private lastPage = Number.NaN;
-  private lastSlots: (Block | undefined)[] = [];
 
   /** @param options - the memory, the privilege level and cache size */
   constructor(options: CpuOptions) {
     this.memory = options.memory;
     this.cpl = options.cpl ?? 0;
-    this.cacheSize = options.decodeCacheSize ?? 16384;
+    this.code = new CodeCache(options.decodeCacheSize ?? 16384);
   }
 
   /** RIP as a signed canonical linear address (interpreter view). */
@@ -259,11 +241,6 @@ export class Cpu {
     this.hi[r] = Number(v >> 32n);
   }
 
-  /** Interpreter use: sets RIP from a canonical linear address. */
-  setRipLinear(linear: number): void {
-    this.ripValue = linear;
-  }
-
   /**
    * Forgets decoded instructions overlapping `[linear, linear + length)`, so that code written
    * by the host or by a device is decoded afresh. Stores by the guest itself are tracked by the
@@ -273,43 +250,7 @@ export class Cpu {
    * @param length - bytes written
    */
   invalidateCode(linear: number, length: number): void {
-    const first = Math.floor(linear / PAGE);
-    const last = Math.floor((linear + Math.max(length, 1) - 1) / PAGE);
-    for (let page = first; page <= last; page++) this.invalidatePage(page);
-  }
-
-  /** Interpreter use: drops every cached instruction that has a byte in linear page `page`. */
-  invalidatePage(page: number): void {
-    const entry = this.codePages.get(page);
-    if (entry === undefined) return;
-    this.codePages.delete(page);
-    this.cached -= entry.count;
-    this.lastPage = Number.NaN;
-    this.codeEpoch++;
-    // Instructions that start on the previous page and end on this one are cached there.
-    if (entry.crossFromPrevious) this.invalidatePage(page - 1);
-  }
-
-  /**
-   * Interpreter use: a store of `size` bytes at `linear` is about to happen; drops cached
-   * instructions on the 64-byte lines it touches.
-   */
-  noteStore(linear: number, size: number): void {
-    const last = linear + size - 1;
-    const page = Math.floor(linear / PAGE);
-    const entry = this.codePages.get(page);
-    if (
-      entry !== undefined &&
-      hitsLines(entry, linear - page * PAGE, Math.min(last - page * PAGE, PAGE - 1))
-    ) {
-      this.invalidatePage(page);
-    }
-    const lastPage = Math.floor(last / PAGE);
-    if (lastPage !== page) {
-      const next = this.codePages.get(lastPage);
-      if (next !== undefined && hitsLines(next, 0, last - lastPage * PAGE))
-        this.invalidatePage(lastPage);
-    }
+    this.code.invalidate(linear, length);
   }
 
   /**
@@ -399,148 +340,12 @@ export class Cpu {
 
   private fetchBlock(): Block {
     const rip = this.ripValue;
-    const page = Math.floor(rip / PAGE);
-    if (page === this.lastPage) {
-      const hit = this.lastSlots[rip - page * PAGE];
-      if (hit !== undefined) return hit;
-    } else {
-      const entry = this.codePages.get(page);
-      if (entry !== undefined) {
-        this.lastPage = page;
-        this.lastSlots = entry.slots;
-        const hit = entry.slots[rip - page * PAGE];
-        if (hit !== undefined) return hit;
-      }
-    }
-    const block = this.buildBlock(rip);
-    if (this.cacheSize > 0) this.remember(block);
+    const hit = this.code.lookup(rip);
+    if (hit !== undefined) return hit;
+    const block = buildBlock(this.memory, this.cpl, rip);
+    this.code.insert(block);
     return block;
   }
-
-  // Decodes from `rip` to the end of the basic block: a control transfer, a string
-  // instruction (it may repeat), HLT/UD2, the end of the 4 KiB page or MAX_BLOCK_INSTRUCTIONS.
-  // A fault while decoding the first instruction is the instruction's fault; one on a later
-  // instruction just ends the block before it (it faults when execution gets there).
-  private buildBlock(start: number): Block {
-    const instructions: Instr[] = [];
-    let rip = start;
-    const pageEnd = (Math.floor(start / PAGE) + 1) * PAGE;
-    for (;;) {
-      let ins: Instr;
-      try {
-        ins = this.decodeAt(rip);
-      } catch (e) {
-        if (instructions.length === 0) throw e;
-        break;
-      }
-      instructions.push(ins);
-      rip += ins.length;
-      if (
-        ENDS_BLOCK.has(ins.exec) ||
-        rip >= pageEnd ||
-        instructions.length >= MAX_BLOCK_INSTRUCTIONS
-      ) {
-        break;
-      }
-    }
-    return compileBlock(start, instructions);
-  }
-
-  private decodeAt(rip: number): Instr {
-    const mem = this.memory;
-    const cpl = this.cpl;
-    return decode((i) => {
-      const la = rip + i;
-      // Fetching past the top of the canonical lower half is a #GP (SDM Vol. 1 §3.3.7.1).
-      if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
-      return mem.fetch8(la, cpl);
-    });
-  }
-
-  // Caches `block` in the page of its first byte and marks the 64-byte lines its instructions
-  // occupy on every page they span.
-  private remember(block: Block): void {
-    const n = block.instructions.length;
-    if (this.cached + n > this.cacheSize) {
-      this.codePages.clear();
-      this.cached = 0;
-      this.lastPage = Number.NaN;
-    }
-    let rip = block.start;
-    for (let k = 0; k < n; k++) {
-      const ins = block.instructions[k]!;
-      const end = rip + ins.length - 1;
-      const first = Math.floor(rip / PAGE);
-      const last = Math.floor(end / PAGE);
-      for (let page = first; page <= last; page++) {
-        let entry = this.codePages.get(page);
-        if (entry === undefined) {
-          entry = {
-            slots: new Array(PAGE),
-            lines: new Uint32Array(2),
-            count: 0,
-            crossFromPrevious: false,
-          };
-          this.codePages.set(page, entry);
-        }
-        if (k === 0 && page === first) {
-          entry.slots[rip - page * PAGE] = block;
-          entry.count += n;
-          this.cached += n;
-        }
-        if (page !== Math.floor(block.start / PAGE)) entry.crossFromPrevious = true;
-        const from = Math.max(rip, page * PAGE) - page * PAGE;
-        const to = Math.min(end, page * PAGE + PAGE - 1) - page * PAGE;
-        for (let line = from >> 6; line <= to >> 6; line++) {
-          entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
-        }
-      }
-      rip = end + 1;
-    }
-  }
-}
-
-/**
- * Handlers after which a block ends: they may transfer control, repeat, stop, or (POPFQ) set
- * TF, which changes how the following instructions run.
- */
-const ENDS_BLOCK = new Set<Handler>([
-  stack.popf,
-  control.jmpRel,
-  control.jmpRm,
-  control.callRel,
-  control.callRm,
-  control.ret,
-  control.retImm,
-  control.loop,
-  control.jrcxz,
-  cond.jcc,
-  str.movs,
-  str.cmps,
-  str.stos,
-  str.lods,
-  str.scas,
-  misc.hlt,
-  misc.ud2,
-]);
-
-/** Cached instructions of one 4 KiB page and the 64-byte lines they occupy (a bitmap). */
-export interface CodePage {
-  /** Compiled blocks by offset of their first byte. */
-  readonly slots: (Block | undefined)[];
-  /** Bitmap of the 64-byte lines holding bytes of cached instructions. */
-  readonly lines: Uint32Array;
-  /** How many instructions `slots` holds. */
-  count: number;
-  /** Whether an instruction cached on the previous page ends on this one. */
-  crossFromPrevious: boolean;
-}
-
-function hitsLines(entry: CodePage, from: number, to: number): boolean {
-  for (let line = from >> 6; line <= to >> 6; line++) {
-    if ((entry.lines[line >> 5]! & (1 << (line & 31))) !== 0) return true;
-  }
-  return false;
 }
 
 function join(hi: number, lo: number): bigint {

@@ -1,6 +1,6 @@
-export { type Block, MAX_BLOCK_INSTRUCTIONS } from './block.js';
+export { type Block, buildBlock, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './block.js';
+export { CodeCache, type CodePage } from './code-cache.js';
 export {
-  type CodePage,
   Cpu,
   type CpuOptions,
   GPR_NAMES,

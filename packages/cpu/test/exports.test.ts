@@ -4,6 +4,7 @@ import * as api from '../src/index.js';
 // Any change to the public surface shows up here in review.
 it('exports exactly the public API', () => {
   expect(Object.keys(api).sort()).toEqual([
+    'CodeCache',
     'Cpu',
     'CpuError',
     'CpuFault',
@@ -14,6 +15,8 @@ it('exports exactly the public API', () => {
     'RIP_BASE',
     'Rep',
     'Seg',
+    'buildBlock',
+    'compileBlock',
     'decode',
   ]);
 });

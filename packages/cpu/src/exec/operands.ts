@@ -158,7 +158,8 @@ export function readMem(cpu: Cpu, la: number, size: number): number {
  */
 export function writeMem(cpu: Cpu, la: number, size: number, lo: number, hi: number): void {
   const m = cpu.memory;
-  if (cpu.codePages.size !== 0) cpu.noteStore(la, size);
+  const code = cpu.code;
+  if (code.pages.size !== 0) code.noteStore(la, size);
   switch (size) {
     case 1:
       m.write8(la, lo & 0xff, cpu.cpl);
