@@ -56,22 +56,33 @@ function stateFor(levels: 4 | 5, root: number): PagingState {
 }
 
 let sink = 0;
-// Baseline for this run (the machine is shared: compare figures within one run): the cost of
-// the guest-memory reads a 4-level walk makes (8 x read32).
-{
-  const addrs = Float64Array.from({ length: PAGES }, (_, i) => 0x100_0000 + ((i * 520) & 0xffff8));
-  emit({
-    metric: 'paging.baseline.8xread32',
-    value: opsPerSecond(() => {
-      for (let i = 0; i < PAGES; i++) {
-        const a = addrs[i]!;
-        sink ^= mem.read32(a) ^ mem.read32(a + 4) ^ mem.read32(a + 8) ^ mem.read32(a + 12);
-        sink ^= mem.read32(a + 16) ^ mem.read32(a + 20) ^ mem.read32(a + 24) ^ mem.read32(a + 28);
-      }
-    }, PAGES),
-    unit: 'groups/s',
-  });
+
+/** One measured workload: `body` performs `ops` operations. */
+interface Workload {
+  readonly metric: string;
+  readonly unit: string;
+  readonly ops: number;
+  readonly body: () => void;
+  readonly extra?: () => Record<string, number>;
 }
+const workloads: Workload[] = [];
+
+// Baseline (the machine is shared: compare figures within one run): the cost of the eight
+// guest-memory reads a 4-level walk makes.
+const addrs = Float64Array.from({ length: PAGES }, (_, i) => 0x100_0000 + ((i * 520) & 0xffff8));
+workloads.push({
+  metric: 'paging.baseline.8xread32',
+  unit: 'groups/s',
+  ops: PAGES,
+  body: () => {
+    for (let i = 0; i < PAGES; i++) {
+      const a = addrs[i]!;
+      sink ^= mem.read32(a) ^ mem.read32(a + 4) ^ mem.read32(a + 8) ^ mem.read32(a + 12);
+      sink ^= mem.read32(a + 16) ^ mem.read32(a + 20) ^ mem.read32(a + 24) ^ mem.read32(a + 28);
+    }
+  },
+});
+
 for (const levels of [4, 5] as const) {
   const root = levels === 4 ? 0x100_0000 : 0x200_0000;
   const { his, los, ptes } = build(levels, root);
@@ -86,22 +97,22 @@ for (const levels of [4, 5] as const) {
     mem.readBytes(t, copy);
     return copy;
   });
-  emit({
+  workloads.push({
     metric: `paging.walk.cold.${levels}-level.ad-update`,
-    value: opsPerSecond(() => {
+    unit: 'walks/s',
+    ops: PAGES,
+    body: () => {
       for (let t = 0; t < tables.length; t++) mem.writeBytes(tables[t]!, pristine[t]!);
       for (let i = 0; i < PAGES; i++) sink ^= walker.walk(state, his[i]!, los[i]!, ACCESS_WRITE);
-    }, PAGES),
-    unit: 'walks/s',
-    pages: PAGES,
+    },
   });
-  emit({
+  workloads.push({
     metric: `paging.walk.cold.${levels}-level`,
-    value: opsPerSecond(() => {
-      for (let i = 0; i < PAGES; i++) sink ^= walker.walk(state, his[i]!, los[i]!, 0);
-    }, PAGES),
     unit: 'walks/s',
-    pages: PAGES,
+    ops: PAGES,
+    body: () => {
+      for (let i = 0; i < PAGES; i++) sink ^= walker.walk(state, his[i]!, los[i]!, 0);
+    },
   });
 }
 
@@ -116,50 +127,67 @@ for (const levels of [4, 5] as const) {
   mmu.movToCr3(BigInt(root));
   const HOT = 256;
   for (let i = 0; i < HOT; i++) mmu.translate(his[i]!, los[i]! | 0x10, 0);
-  mmu.stats.reset();
-  emit({
+  workloads.push({
     metric: 'paging.tlb.hit',
-    value: opsPerSecond(() => {
-      for (let i = 0; i < HOT; i++) sink ^= mmu.translate(his[i]!, los[i]! | 0x10, 0);
-    }, HOT),
     unit: 'translations/s',
-    hitRate: mmu.stats.hits / (mmu.stats.hits + mmu.stats.misses),
+    ops: HOT,
+    body: () => {
+      for (let i = 0; i < HOT; i++) sink ^= mmu.translate(his[i]!, los[i]! | 0x10, 0);
+    },
   });
-
   // The same hits through the bigint convenience API, to show what the halves save.
   const linears = Array.from(
     { length: HOT },
     (_, i) => (BigInt(his[i]!) << 32n) | BigInt(los[i]! | 0x10),
   );
-  emit({
+  workloads.push({
     metric: 'paging.tlb.hit.bigint-api',
-    value: opsPerSecond(() => {
-      for (let i = 0; i < HOT; i++) sink ^= mmu.translateLinear(linears[i]!, 0).outcome;
-    }, HOT),
     unit: 'translations/s',
+    ops: HOT,
+    body: () => {
+      for (let i = 0; i < HOT; i++) sink ^= mmu.translateLinear(linears[i]!, 0).outcome;
+    },
   });
-
   // Mixed: 99 hits on the hot pages, then one page from the 4096-page cold pool (which does not
   // fit the TLB, so it misses; the paging-structure caches may still shorten its walk).
-  mmu.stats.reset();
+  const mixed = new Mmu(mem, {
+    features: { maxPhyAddr: 46 },
+    registers: { cr0: 0x8001_0001, cr4: 1 << 5, efer: 0xd00 },
+  });
+  mixed.movToCr3(BigInt(root));
   let cold = HOT;
   const ROUND = 100 * 64;
-  emit({
+  workloads.push({
     metric: 'paging.mixed.1pct-miss',
-    value: opsPerSecond(() => {
+    unit: 'translations/s',
+    ops: ROUND,
+    body: () => {
       for (let i = 0; i < ROUND; i++) {
         if (i % 100 === 99) {
           cold = cold + 1 === PAGES ? HOT : cold + 1;
-          sink ^= mmu.translate(his[cold]!, los[cold]!, 0);
+          sink ^= mixed.translate(his[cold]!, los[cold]!, 0);
         } else {
           const h = i & (HOT - 1);
-          sink ^= mmu.translate(his[h]!, los[h]!, 0);
+          sink ^= mixed.translate(his[h]!, los[h]!, 0);
         }
       }
-    }, ROUND),
-    unit: 'translations/s',
-    missRate: mmu.stats.misses / (mmu.stats.hits + mmu.stats.misses),
-    referencesPerWalk: mmu.stats.referencesPerWalk(),
+    },
+    extra: () => ({
+      missRate: mixed.stats.misses / (mixed.stats.hits + mixed.stats.misses),
+      referencesPerWalk: mixed.stats.referencesPerWalk(),
+    }),
   });
+}
+
+// Interleaved rounds, best of each: load from other processes then hits every workload alike.
+const best = new Map<string, number>();
+for (let round = 0; round < 8; round++) {
+  for (const w of workloads) {
+    const v = opsPerSecond(w.body, w.ops, { minMs: 100, rounds: 1 });
+    best.set(w.metric, Math.max(best.get(w.metric) ?? 0, v));
+  }
+}
+for (const w of workloads) {
+  emit({ metric: w.metric, value: best.get(w.metric)!, unit: w.unit, ...w.extra?.() });
 }
 if (sink === 0.5) console.log(sink);
