@@ -1,6 +1,6 @@
 import { Vector } from '@vmkit/x86';
 import { describe, expect, it } from 'vitest';
-import { CpuError } from '../src/index.js';
+import { Cpu, CpuError, FlatMemory } from '../src/index.js';
 import { machine } from './support/machine.js';
 
 describe('run loop', () => {
@@ -177,6 +177,24 @@ describe('run loop', () => {
     cpu.setReg('rax', 42n);
     expect(cpu.run(100)).toEqual({ kind: 'hlt' });
     expect(cpu.getReg('rax')).toBe(42n);
+  });
+
+  it('gives the same results with the block cache disabled or tiny', () => {
+    // sum 1..100 with a loop and a call: mov ecx, 100; xor eax, eax; l: call f; dec ecx;
+    // jnz l; hlt; f: add eax, ecx; ret
+    const code = [
+      0xb9, 100, 0, 0, 0, 0x31, 0xc0, 0xe8, 0x05, 0, 0, 0, 0xff, 0xc9, 0x75, 0xf7, 0xf4, 0x01, 0xc8,
+      0xc3,
+    ];
+    for (const decodeCacheSize of [0, 3, 16384]) {
+      const mem = machine(code).mem;
+      const cpu = new Cpu({ memory: new FlatMemory(mem), decodeCacheSize });
+      cpu.rip = 0x1000n;
+      cpu.setReg('rsp', 0x80000n);
+      expect(cpu.run(10_000)).toEqual({ kind: 'hlt' });
+      expect(cpu.getReg('rax')).toBe(5050n);
+      expect(cpu.instructions).toBe(3 + 100 * 5);
+    }
   });
 
   it('rejects non-canonical RIP and bad budgets from the host', () => {
