@@ -201,6 +201,7 @@ export function decode(fetch: FetchByte): Instr {
 function decodeOperand(c: Cursor, ins: Instr, op: OperandSpec, opcode: number, rex: number): void {
   switch (op) {
     case 'Ib':
+      // ENTER's Ib (nesting level) follows its Iw (frame size): the second immediate.
       if (ins.mnemonic === 'Enter') ins.imm2 = c.next();
       else ins.imm = c.next();
       return;

@@ -19,7 +19,15 @@ export function icedFlags(bits: number): number {
   return f;
 }
 
-/** The flags iced-x86 says the first instruction of `code` leaves undefined. */
+/**
+ * The flags iced-x86 says the first instruction of `code` leaves undefined. Its tables follow
+ * the "Flags Affected" paragraph of each SDM Vol. 2 page; for the families here that means:
+ * AND/OR/XOR/TEST: AF; MUL/IMUL: SF, ZF, AF, PF; DIV/IDIV: CF, OF, SF, ZF, AF, PF;
+ * BT/BTS/BTR/BTC: OF, SF, AF, PF; BSF/BSR: CF, OF, SF, AF, PF; TZCNT/LZCNT: OF, SF, AF, PF;
+ * everything else in these tests: none. (Shift and rotate masks depend on the count and are
+ * computed from the SDM text in `shifts` and `doubleShifts`.) The host CPU (AMD) and vmkit
+ * may differ only in these bits.
+ */
 export function undefinedByIced(code: Uint8Array): number {
   const d = new Decoder(64, code, DecoderOptions.None);
   const i = d.decode();
