@@ -186,12 +186,13 @@ export class PageWalker {
     let eLo = 0;
     let eHi = 0;
     for (;;) {
-      let index: number;
-      if (level === 1) index = (lo >>> 12) & 0x1ff;
-      else if (level === 2) index = (lo >>> 21) & 0x1ff;
-      else if (level === 3) index = ((hi & 0x7f) << 2) | (lo >>> 30);
-      else if (level === 4) index = (hi >>> 7) & 0x1ff;
-      else index = (hi >>> 16) & 0x1ff;
+      // Index bits: 20:12, 29:21, 38:30 (straddling the halves), 47:39, 56:48.
+      const index =
+        level <= 2
+          ? (lo >>> (level * 9 + 3)) & 0x1ff
+          : level === 3
+            ? ((hi & 0x7f) << 2) | (lo >>> 30)
+            : (hi >>> (level * 9 - 29)) & 0x1ff;
       const gpa = table + index * 8;
       let at = gpa;
       if (ss !== undefined) {
