@@ -10,6 +10,7 @@ export {
 } from './access.js';
 export { PagingError, type PagingErrorCode } from './errors.js';
 export { Mmu, type MmuOptions } from './mmu.js';
+export type { PageTableMemory } from './page-table-memory.js';
 export { loadPdptes } from './pdpte.js';
 export { PagingStructureCaches, type PscConfig } from './psc.js';
 export { MAX_REFERENCES, REFERENCE_WRITE, WalkOutcome, WalkResult } from './result.js';

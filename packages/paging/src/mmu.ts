@@ -1,6 +1,6 @@
-import type { GuestMemory } from '@vmkit/memory';
 import { CR0, CR4 } from '@vmkit/x86';
 import { ACCESS_STACK, ACCESS_WRITE } from './access.js';
+import type { PageTableMemory } from './page-table-memory.js';
 import { loadPdptes } from './pdpte.js';
 import { protectionKeyFault } from './protection-keys.js';
 import { PagingStructureCaches, type PscConfig } from './psc.js';
@@ -66,7 +66,7 @@ export class Mmu {
   /** Counters. */
   readonly stats = new TranslationStats();
   /** The memory holding the paging structures. */
-  readonly memory: GuestMemory;
+  readonly memory: PageTableMemory;
   /** The result of the last translation (reused; shared with the walker). */
   readonly result: WalkResult;
   private readonly small: TranslationCache;
@@ -76,7 +76,7 @@ export class Mmu {
    * @param memory - guest memory (after the second stage, if any)
    * @param options - features, registers, cache geometry, second stage
    */
-  constructor(memory: GuestMemory, options: MmuOptions = {}) {
+  constructor(memory: PageTableMemory, options: MmuOptions = {}) {
     this.memory = memory;
     this.state = new PagingState({ ...options.registers, features: options.features ?? {} });
     this.walker = new PageWalker(memory, options.secondStage);

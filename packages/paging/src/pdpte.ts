@@ -1,6 +1,6 @@
-import type { GuestMemory } from '@vmkit/memory';
 import { GuestMemoryError } from '@vmkit/memory';
 import { PDPTE_PAE, PTE } from '@vmkit/x86';
+import type { PageTableMemory } from './page-table-memory.js';
 import { WalkOutcome } from './result.js';
 import {
   SECOND_STAGE_PAGING_STRUCTURE,
@@ -28,7 +28,7 @@ import type { PagingState } from './state.js';
  */
 export function loadPdptes(
   state: PagingState,
-  memory: GuestMemory,
+  memory: PageTableMemory,
   secondStage?: SecondStage,
 ): number {
   const base = (state.cr3Lo & 0xffff_ffe0) >>> 0;

@@ -1,7 +1,8 @@
-import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
+import { GuestMemoryError } from '@vmkit/memory';
 import { CR4, PFEC, PTE } from '@vmkit/x86';
 import { ACCESS_FETCH, ACCESS_STACK, ACCESS_USER, ACCESS_WRITE } from './access.js';
 import { PagingError } from './errors.js';
+import type { PageTableMemory } from './page-table-memory.js';
 import { protectionKeyFault } from './protection-keys.js';
 import { REFERENCE_WRITE, WalkOutcome, WalkResult } from './result.js';
 import {
@@ -48,7 +49,7 @@ export class PageWalker {
   /** The result of the last walk (reused). */
   readonly result = new WalkResult();
   /** The memory holding the paging structures (after the second stage, if any). */
-  readonly memory: GuestMemory;
+  readonly memory: PageTableMemory;
   /** The second stage consulted for every guest-physical address, if any. */
   readonly secondStage: SecondStage | undefined;
   private readonly updateAt = new Float64Array(6);
@@ -57,7 +58,7 @@ export class PageWalker {
    * @param memory - the memory the paging structures live in
    * @param secondStage - a second translation stage (EPT), or undefined for none
    */
-  constructor(memory: GuestMemory, secondStage?: SecondStage) {
+  constructor(memory: PageTableMemory, secondStage?: SecondStage) {
     this.memory = memory;
     this.secondStage = secondStage;
   }

@@ -270,3 +270,20 @@ describe('access descriptors and state', () => {
     expect(RW | US).toBe(6n);
   });
 });
+
+describe('PageTableMemory', () => {
+  it('any object with read32 and write8 will do; the walker reports what it touched', () => {
+    const mem = memory();
+    map(mem, { levels: 4, root: 0x10_0000, linear: 0x5000n, frame: 0x9000n });
+    let reads = 0;
+    let writes = 0;
+    const counting = {
+      read32: (gpa: number) => (reads++, mem.read32(gpa)),
+      write8: (gpa: number, value: number) => (writes++, mem.write8(gpa, value)),
+    };
+    const walker = new PageWalker(counting);
+    expect(walker.translate(long(4), 0x5000n, ACCESS_WRITE).physical).toBe(0x9000);
+    expect([reads, writes]).toEqual([8, 4]); // two halves per entry; one byte per A/D update
+    expect(walker.result.referenceCount).toBe(8); // 4 entry reads + 4 entry writes
+  });
+});
