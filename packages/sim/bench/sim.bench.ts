@@ -1,12 +1,14 @@
-import { simVersion } from '@vmkit/sim';
+import { CostModel, type EventKind } from '@vmkit/sim';
 import { emit, opsPerSecond } from '@vmkit/test-kit';
 
+const model = new CostModel();
+const kinds: EventKind[] = model.eventCosts().map(([k]) => k);
 let sink = 0;
 emit({
-  metric: 'sim.example',
+  metric: 'sim.cost.lookup',
   value: opsPerSecond(() => {
-    sink += simVersion.length;
-  }, 1),
+    for (const k of kinds) sink += model.cost(k);
+  }, kinds.length),
   unit: 'ops/s',
 });
 if (sink < 0) console.log(sink);

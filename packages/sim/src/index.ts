@@ -1,2 +1,22 @@
-/** The package version, kept in step with package.json by a test. */
-export const simVersion = '0.0.0';
+export { CostModel, type EventKind } from './cost-model.js';
+export { defaultProfile } from './default-profile.js';
+export { diffProfiles, type ProfileDifference, profileFigures } from './diff-profiles.js';
+export { SimError, type SimErrorCode } from './errors.js';
+export { loadProfile, withFigures } from './load-profile.js';
+export {
+  type CostProfile,
+  EXIT_KINDS,
+  type ExitKind,
+  type Figure,
+  type FigureSource,
+  type FigureUnit,
+  INSTRUCTION_CLASSES,
+  type InstructionClass,
+  type LinkProfile,
+  MEMORY_LEVELS,
+  type MemoryLevel,
+  SHADOW_KINDS,
+  type ShadowKind,
+  SOURCE_KINDS,
+  type SourceKind,
+} from './profile.js';

@@ -1,0 +1,22 @@
+import { expect, it } from 'vitest';
+import * as api from '../src/index.js';
+
+// Any change to the public surface shows up here in review.
+it('exports exactly the public API', () => {
+  expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
+    [
+      "CostModel",
+      "EXIT_KINDS",
+      "INSTRUCTION_CLASSES",
+      "MEMORY_LEVELS",
+      "SHADOW_KINDS",
+      "SOURCE_KINDS",
+      "SimError",
+      "defaultProfile",
+      "diffProfiles",
+      "loadProfile",
+      "profileFigures",
+      "withFigures",
+    ]
+  `);
+});
