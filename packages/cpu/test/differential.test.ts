@@ -13,6 +13,7 @@ import {
   misc,
   moves,
   multiplyDivide,
+  sequences,
   shifts,
   stackAndBranches,
   strings,
@@ -54,6 +55,7 @@ const families: [string, (g: Gen, n: number) => Case[], number][] = [
   ['MOVS/CMPS/STOS/LODS/SCAS with REP/REPE/REPNE', strings, 2000],
   ['PUSH/POP/PUSHFQ/POPFQ/ENTER/LEAVE/CALL/RET/JMP/LOOP/JRCXZ', stackAndBranches, 1500],
   ['memory operands: SIB, no base, RIP-relative, 67h; #GP/#SS on non-canonical', addressing, 2000],
+  ['straight-line sequences with flags flowing between instructions', sequences, 2000],
   ['BSWAP/LAHF/SAHF/CLC/STC/CMC/CLD/STD/NOP/PAUSE/ENDBR64/fences', misc, 300],
 ];
 

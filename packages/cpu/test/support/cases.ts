@@ -825,3 +825,77 @@ export function addressing(g: Gen, n: number): Case[] {
   }
   return out;
 }
+
+/**
+ * Straight-line sequences of 2-12 instructions (register ALU ops including ADC/SBB, MOV,
+ * NEG/NOT/INC/DEC, shifts by 1, TEST/CMP, SETcc/CMOVcc, loads and stores, and Jcc
+ * skipping the next instruction), so that flags flow between instructions inside one block:
+ * the case for the block compiler's inline code and its dead-flag elimination.
+ */
+export function sequences(g: Gen, n: number): Case[] {
+  const out: Case[] = [];
+  const pickReg = (): number => g.reg([RSI]);
+  const element = (): number[] => {
+    const size = g.pick([4, 8]);
+    const w = size === 8 ? 8 : 0;
+    const a = pickReg();
+    const b = pickReg();
+    const rex = (r: number, m: number): number => 0x40 | w | ((r & 8) >> 1) | ((m & 8) >> 3);
+    const modrm = (r: number, m: number): number => 0xc0 | ((r & 7) << 3) | (m & 7);
+    switch (g.int(12)) {
+      case 0:
+      case 1:
+        return [rex(b, a), g.int(8) * 8 + 1, modrm(b, a)];
+      case 2:
+        return [rex(0, a), 0x83, modrm(g.int(8), a), g.int(256)];
+      case 3:
+        return g.rand() < 0.5
+          ? [rex(b, a), 0x89, modrm(b, a)]
+          : [rex(0, a), 0xb8 + (a & 7), ...le(g.value(), size === 8 ? 8 : 4)];
+      case 4:
+        return g.rand() < 0.5
+          ? [rex(0, a), 0xf7, modrm(2 + g.int(2), a)]
+          : [rex(0, a), 0xff, modrm(g.int(2), a)];
+      case 5:
+        // Shifts by 1 only: larger counts leave OF undefined, and later instructions read it.
+        return g.rand() < 0.5
+          ? [rex(0, a), 0xc1, modrm(g.pick([0, 1, 4, 5, 7]), a), 1]
+          : [rex(0, a), 0xd1, modrm(g.pick([0, 1, 4, 5, 7]), a)];
+      case 6:
+        return [rex(b, a), 0x85, modrm(b, a)];
+      case 7:
+        return [0x40 | ((a & 8) >> 3), 0x0f, 0x90 + g.int(16), modrm(0, a)];
+      case 8:
+        return [rex(b, a), 0x0f, 0x40 + g.int(16), modrm(b, a)];
+      case 9:
+        // mov r, [rsi+disp8] / mov [rsi+disp8], r
+        return [
+          0x40 | w | ((a & 8) >> 1),
+          g.pick([0x8b, 0x89]),
+          0x46 | ((a & 7) << 3),
+          g.int(0x78),
+        ];
+      case 10:
+        return [rex(b, a), 0x39, modrm(b, a)];
+      default:
+        return [rex(b, a), g.pick([0x11, 0x19]), modrm(b, a)];
+    }
+  };
+  for (let k = 0; k < n; k++) {
+    const bytes: number[] = [];
+    const count = 2 + g.int(11);
+    for (let i = 0; i < count; i++) {
+      if (g.rand() < 0.15) {
+        const skipped = element();
+        bytes.push(0x70 + g.int(16), skipped.length, ...skipped);
+      } else {
+        bytes.push(...element());
+      }
+    }
+    // Only AF can be undefined here (logic ops, shifts), and nothing in the pool reads it.
+    out.push(
+      base(g, `sequence of ${count}`, Uint8Array.from(bytes), { undefinedFlags: RFLAGS.AF }),
+    );
+  }
+  return out;
+}

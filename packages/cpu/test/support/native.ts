@@ -109,11 +109,16 @@ function vectorClass(vector: number): string {
 const memory = new GuestPhysicalMemory({ ram: [{ base: BASE, size: 0x10000 }] });
 const flat = new FlatMemory(memory);
 
-/** Runs a case on vmkit at CPL 3 with the harness's addresses. */
-export function runVmkit(c: Case): Outcome {
+/**
+ * Runs a case on vmkit at CPL 3 with the harness's addresses. `step` runs one instruction per
+ * `run(1)` call until RIP reaches the end of the code; `whole` puts a UD2 after the code and
+ * runs it in one call, so whole blocks (and their fast path) execute.
+ */
+export function runVmkit(c: Case, mode: 'step' | 'whole' = 'step'): Outcome {
   memory.fill(BASE, 0x10000, 0);
   memory.writeBytes(BUFFER, c.buffer);
   memory.writeBytes(CODE, c.code);
+  if (mode === 'whole') memory.writeBytes(CODE + c.code.length, Uint8Array.of(0x0f, 0x0b));
   const cpu = new Cpu({ memory: flat, cpl: 3 });
   GPR_NAMES.forEach((name, i) => {
     cpu.setReg(name, c.regs[i]!);
@@ -121,11 +126,19 @@ export function runVmkit(c: Case): Outcome {
   cpu.rflags = c.rflags;
   cpu.rip = BigInt(CODE);
   const end = CODE + c.code.length;
-  for (let steps = 0; cpu.ripLinear !== end; steps++) {
-    if (steps > 100_000) return { kind: 'fault', what: 'did not finish' };
-    const stop = cpu.run(1);
-    if (stop.kind === 'exception') return { kind: 'fault', what: vectorClass(stop.vector) };
-    if (stop.kind === 'hlt') return { kind: 'fault', what: 'hlt' };
+  if (mode === 'whole') {
+    const stop = cpu.run(100_000);
+    if (stop.kind !== 'exception') return { kind: 'fault', what: `stopped: ${stop.kind}` };
+    if (stop.vector !== 6 || cpu.ripLinear !== end) {
+      return { kind: 'fault', what: vectorClass(stop.vector) };
+    }
+  } else {
+    for (let steps = 0; cpu.ripLinear !== end; steps++) {
+      if (steps > 100_000) return { kind: 'fault', what: 'did not finish' };
+      const stop = cpu.run(1);
+      if (stop.kind === 'exception') return { kind: 'fault', what: vectorClass(stop.vector) };
+      if (stop.kind === 'hlt') return { kind: 'fault', what: 'hlt' };
+    }
   }
   const buffer = new Uint8Array(BUFFER_SIZE);
   memory.readBytes(BUFFER, buffer);
