@@ -11,7 +11,10 @@ import type { GuestMemory } from '@vmkit/memory';
  * @example
  * ```ts
  * const counting: PageTableMemory = {
- *   read32: (gpa) => (reads++, mem.read32(gpa)),
+ *   read32: (gpa) => {
+ *     reads++;
+ *     return mem.read32(gpa);
+ *   },
  *   write8: (gpa, value) => mem.write8(gpa, value),
  * };
  * ```

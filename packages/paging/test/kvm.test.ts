@@ -5,10 +5,9 @@
 // vector, error code and CR2) and the A/D flags of the PDE and PTE afterwards are compared with
 // the walker. Skipped, with the reason printed, where /dev/kvm or the toolchain is not usable.
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -19,8 +18,8 @@ import {
   PagingState,
   WalkOutcome,
 } from '../src/index.js';
+import { buildGuest, buildRunner, kvmUnusable } from './support/kvm.js';
 
-const here = fileURLToPath(new URL('./kvm/', import.meta.url));
 const MEM = 8 * 2 ** 20;
 const CODE = 0x10_0000;
 const USTUB = 0x20_0000;
@@ -38,22 +37,6 @@ const TEST_LINEAR = 0x4000_0000;
 const CASE_SIZE = 80;
 const RESULT_SIZE = 48;
 const KSTACK_IRQ = 0x52_0000;
-
-function unusable(): string | undefined {
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/kvm is not accessible';
-  }
-  for (const tool of ['gcc', 'as', 'ld']) {
-    try {
-      execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    } catch {
-      return `${tool} is not installed`;
-    }
-  }
-  return undefined;
-}
 
 interface Case {
   pde: bigint;
@@ -193,24 +176,14 @@ function makeCases(): Case[] {
   return cases;
 }
 
-const reason = unusable();
+const reason = kvmUnusable();
 if (reason !== undefined) console.log(`KVM differential test skipped: ${reason}`);
 const dir = reason === undefined ? mkdtempSync(join(tmpdir(), 'vmkit-paging-kvm-')) : '';
 /** The guest's MAXPHYADDR and LA57 support as KVM reports them. */
 const guestCpu = { maxPhyAddr: 46, la57: false };
 if (reason === undefined) {
-  execFileSync('gcc', ['-O2', '-o', join(dir, 'runner'), join(here, 'runner.c')]);
-  execFileSync('as', ['--64', '-o', join(dir, 'guest.o'), join(here, 'guest.S')]);
-  execFileSync('ld', [
-    '-Ttext=0x100000',
-    '-e',
-    '_start',
-    '--oformat',
-    'binary',
-    '-o',
-    join(dir, 'guest.bin'),
-    join(dir, 'guest.o'),
-  ]);
+  buildRunner(dir);
+  buildGuest(dir, 'guest.S');
   const [m, la57] = execFileSync(join(dir, 'runner'), ['--cpuid']).toString().trim().split(' ');
   guestCpu.maxPhyAddr = Number(m);
   guestCpu.la57 = la57 === '1';
@@ -224,7 +197,7 @@ describe.skipIf(reason !== undefined)('differential test against KVM', () => {
 
   const run = (paging: 4 | 5) => {
     levels = paging;
-    const guest = new Uint8Array(readFileSync(join(dir, 'guest.bin')));
+    const guest = new Uint8Array(readFileSync(join(dir, 'guest.S.bin')));
     const cases = makeCases();
     const image = buildImage(guest, cases);
     writeFileSync(join(dir, 'image.bin'), image);

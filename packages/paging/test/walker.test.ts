@@ -278,8 +278,14 @@ describe('PageTableMemory', () => {
     let reads = 0;
     let writes = 0;
     const counting = {
-      read32: (gpa: number) => (reads++, mem.read32(gpa)),
-      write8: (gpa: number, value: number) => (writes++, mem.write8(gpa, value)),
+      read32: (gpa: number) => {
+        reads++;
+        return mem.read32(gpa);
+      },
+      write8: (gpa: number, value: number) => {
+        writes++;
+        mem.write8(gpa, value);
+      },
     };
     const walker = new PageWalker(counting);
     expect(walker.translate(long(4), 0x5000n, ACCESS_WRITE).physical).toBe(0x9000);
