@@ -20,3 +20,14 @@ export {
   SOURCE_KINDS,
   type SourceKind,
 } from './profile.js';
+export {
+  CreditScheduler,
+  type Dispatch,
+  type PcpuStats,
+  type RunOutcome,
+  type SchedulerOptions,
+  type TraceEvent,
+  type VcpuOptions,
+  type VcpuState,
+  type VcpuStats,
+} from './scheduler.js';

@@ -6,6 +6,7 @@ it('exports exactly the public API', () => {
   expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
     [
       "CostModel",
+      "CreditScheduler",
       "EXIT_KINDS",
       "INSTRUCTION_CLASSES",
       "MEMORY_LEVELS",
