@@ -8,7 +8,14 @@
 
 import { Vector } from '@vmkit/x86';
 import { PAGE } from './code-cache.js';
-import { branchSource, HELPERS, inlineSource, memorySource } from './codegen.js';
+import {
+  branchSource,
+  flagEffect,
+  HELPERS,
+  inlineSource,
+  memorySource,
+  resultOnlySource,
+} from './codegen.js';
 import type { Cpu } from './cpu.js';
 import { decode } from './decoder/decode.js';
 import type { Handler, Instr } from './decoder/instr.js';
@@ -39,17 +46,54 @@ export const MAX_BLOCK_INSTRUCTIONS = 32;
 /**
  * Compiles decoded instructions (at consecutive addresses from `start`) into a block.
  *
+ * The function has two bodies. The careful one keeps RIP and the budget exact after every
+ * instruction, so the block can stop anywhere (a budget of 1 runs one instruction). The fast
+ * one runs when the budget covers the whole block: the budget is settled only before
+ * instructions that can fault or stop, and the flags of an inline instruction are not
+ * computed when a later inline instruction overwrites all of them before anything reads them
+ * or anything can stop the block (dead flags). Both end in the same architectural state.
+ *
  * @param start - the linear address of the first instruction
  * @param instructions - the instructions; only the last may transfer control
  * @returns the block
  */
 export function compileBlock(start: number, instructions: readonly Instr[]): Block {
-  const handlers: Handler[] = [];
-  const lines: string[] = ['const e = c.code.epoch; const L = c.lo; const H = c.hi;'];
+  const handlers = instructions.map((ins) => ins.exec);
+  const careful = carefulBody(start, instructions);
+  const body =
+    instructions.length > 1
+      ? `if (c.remaining >= ${instructions.length}) {\n${fastBody(start, instructions)}\n} else {\n${careful}\n}`
+      : careful;
+  const names = [
+    ...HELPERS,
+    ...handlers.map((_, k) => `h${k}`),
+    ...instructions.map((_, k) => `i${k}`),
+  ];
+  // The generated source contains only numbers and fixed identifiers: no guest-controlled
+  // text reaches the compiler.
+  const factory = new Function(
+    ...names,
+    `return function block(c) {\nconst e = c.code.epoch; const L = c.lo; const H = c.hi;\n${body}\n};`,
+  );
+  const run = factory(
+    add,
+    sub,
+    logicFlags,
+    shiftValue,
+    effectiveAddress,
+    readMem,
+    writeMem,
+    ...handlers,
+    ...instructions,
+  ) as (cpu: Cpu) => void;
+  return { start, instructions, run };
+}
+
+function carefulBody(start: number, instructions: readonly Instr[]): string {
+  const lines: string[] = [];
   let rip = start;
   const last = instructions.length - 1;
   instructions.forEach((ins, k) => {
-    handlers.push(ins.exec);
     const next = rip + ins.length;
     const inline = k < last ? inlineSource(ins) : undefined;
     const memory = k < last && inline === undefined ? memorySource(ins, k, rip) : undefined;
@@ -81,26 +125,75 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     }
     rip = next;
   });
-  const names = [
-    ...HELPERS,
-    ...handlers.map((_, k) => `h${k}`),
-    ...instructions.map((_, k) => `i${k}`),
-  ];
-  // The generated source contains only numbers and fixed identifiers: no guest-controlled
-  // text reaches the compiler.
-  const factory = new Function(...names, `return function block(c) {\n${lines.join('\n')}\n};`);
-  const run = factory(
-    add,
-    sub,
-    logicFlags,
-    shiftValue,
-    effectiveAddress,
-    readMem,
-    writeMem,
-    ...handlers,
-    ...instructions,
-  ) as (cpu: Cpu) => void;
-  return { start, instructions, run };
+  return lines.join('\n');
+}
+
+// Whether the flags written by inline instruction k are dead: the following instructions up
+// to the next one that writes all status flags are inline, flag-neutral and fault-free.
+function flagsDead(instructions: readonly Instr[], k: number): boolean {
+  for (let j = k + 1; j < instructions.length; j++) {
+    const effect = flagEffect(instructions[j]!);
+    if (effect === 'writesAll') return true;
+    if (effect !== 'none') return false;
+  }
+  return false;
+}
+
+function fastBody(start: number, instructions: readonly Instr[]): string {
+  const lines: string[] = [];
+  let rip = start;
+  const last = instructions.length - 1;
+  // Instructions completed since the budget was last settled.
+  let pending = 0;
+  const settle = (): void => {
+    if (pending > 0) lines.push(`c.remaining -= ${pending};`);
+    pending = 0;
+  };
+  instructions.forEach((ins, k) => {
+    const next = rip + ins.length;
+    const inline = inlineSource(ins);
+    const memory = k < last && inline === undefined ? memorySource(ins, k, rip) : undefined;
+    const branch = k === last ? branchSource(ins, rip) : undefined;
+    if (branch !== undefined) {
+      lines.push(branch);
+      pending++;
+      settle();
+    } else if (inline !== undefined) {
+      lines.push(
+        flagEffect(ins) === 'writesAll' && flagsDead(instructions, k)
+          ? resultOnlySource(ins)
+          : inline,
+      );
+      pending++;
+      if (k === last) {
+        lines.push(`c.ripValue = ${next};`);
+        settle();
+      }
+    } else if (memory !== undefined) {
+      // Can fault: the budget must count exactly the instructions completed before it.
+      settle();
+      lines.push(memory.source);
+      pending = 1;
+      if (memory.store)
+        lines.push(`if (c.code.epoch !== e) { c.ripValue = ${next}; c.remaining -= 1; return; }`);
+    } else {
+      settle();
+      lines.push(
+        `c.ripValue = ${rip}; c.nextRip = ${next}; c.committedFlags = c.flags; h${k}(c, i${k});`,
+      );
+      lines.push('c.ripValue = c.nextRip;');
+      if (k < last) {
+        lines.push(
+          'if (c.pendingStop !== undefined || c.code.epoch !== e) { c.remaining -= 1; return; }',
+        );
+        pending = 1;
+      } else {
+        lines.push('c.remaining -= 1;');
+      }
+    }
+    rip = next;
+  });
+  return lines.join('\n');
 }
 
 /**

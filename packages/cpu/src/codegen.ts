@@ -60,6 +60,71 @@ function aluSource(
 }
 
 /**
+ * How an inline-able instruction touches the status flags, for dead-flag elimination:
+ * `none` (MOV, NOT), `writesAll` (writes CF, PF, AF, ZF, SF and OF without reading any: ADD,
+ * SUB, CMP, AND, OR, XOR, TEST, NEG), or `other` (reads some, or writes only some: ADC, SBB,
+ * INC, DEC, shifts and rotates; and everything that is not inlined).
+ */
+export function flagEffect(ins: Instr): 'none' | 'writesAll' | 'other' {
+  if (inlineSource(ins) === undefined) return 'other';
+  const h = ins.exec;
+  if (h === mov.movRmReg || h === mov.movRegRm || h === mov.movRegImm || h === alu.not)
+    return 'none';
+  if (h === alu.aluRmReg || h === alu.aluRegRm || h === alu.aluRmImm || h === alu.aluAccImm) {
+    return ins.sub === 2 || ins.sub === 3 ? 'other' : 'writesAll';
+  }
+  if (h === alu.testRmReg || h === alu.testRmImm || h === alu.testAccImm || h === alu.neg)
+    return 'writesAll';
+  return 'other';
+}
+
+// The result of an ALU op without its flags, for when a later instruction overwrites them all
+// before anything reads them.
+function aluResultSource(op: number, size: 4 | 8, d: number, bLo: string, bHi: string): string {
+  if (op === 7) return ';';
+  if (op === 0 || op === 5) {
+    const s = op === 0 ? '+' : '-';
+    if (size === 4) return `L[${d}] = (L[${d}] ${s} ${bLo}) >>> 0; H[${d}] = 0;`;
+    const carry = op === 0 ? '(l > 0xffffffff ? 1 : 0)' : '(l < 0 ? 1 : 0)';
+    return `{ const l = L[${d}] ${s} ${bLo}; const h = H[${d}] ${s} ${bHi} ${s} ${carry}; L[${d}] = l >>> 0; H[${d}] = h >>> 0; }`;
+  }
+  const o = op === 1 ? '|' : op === 4 ? '&' : '^';
+  const hi = size === 8 ? `(H[${d}] ${o} ${bHi}) >>> 0` : '0';
+  return `{ const lo = (L[${d}] ${o} ${bLo}) >>> 0, hi = ${hi}; L[${d}] = lo; H[${d}] = hi; }`;
+}
+
+/**
+ * Inline source for an instruction of flag effect `writesAll` whose flags are dead: only its
+ * result (nothing at all for CMP and TEST).
+ */
+export function resultOnlySource(ins: Instr): string {
+  const size = ins.osize as 4 | 8;
+  const h = ins.exec;
+  const imm = (): [string, string] => [
+    String(ins.imm >>> 0),
+    String(size === 8 ? ins.immHi >>> 0 : 0),
+  ];
+  const reg = (r: number): [string, string] => [`L[${r}]`, size === 8 ? `H[${r}]` : '0'];
+  switch (h) {
+    case alu.aluRmReg:
+      return aluResultSource(ins.sub, size, ins.rm, ...reg(ins.reg));
+    case alu.aluRegRm:
+      return aluResultSource(ins.sub, size, ins.reg, ...reg(ins.rm));
+    case alu.aluRmImm:
+      return aluResultSource(ins.sub, size, ins.rm, ...imm());
+    case alu.aluAccImm:
+      return aluResultSource(ins.sub, size, 0, ...imm());
+    case alu.neg: {
+      const d = ins.rm;
+      if (size === 4) return `L[${d}] = (0 - L[${d}]) >>> 0; H[${d}] = 0;`;
+      return `{ const l = 0 - L[${d}]; const h = 0 - H[${d}] - (l < 0 ? 1 : 0); L[${d}] = l >>> 0; H[${d}] = h >>> 0; }`;
+    }
+    default:
+      return ';'; // TEST
+  }
+}
+
+/**
  * Inline source for a straight-line (non-branching) instruction, or undefined when the
  * instruction keeps its handler call.
  */
