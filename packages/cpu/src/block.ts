@@ -38,6 +38,10 @@ export interface Block {
   readonly instructions: readonly Instr[];
   /** Executes the block on a CPU whose RIP is `start` and whose budget is at least 1. */
   readonly run: (cpu: Cpu) => void;
+  /** The block that ran after this one last time (a one-entry successor cache). */
+  next: Block | undefined;
+  /** The code-cache epoch when `next` was recorded; any invalidation makes it stale. */
+  nextEpoch: number;
 }
 
 /** Most instructions per block; longer straight-line code continues in the next block. */
@@ -86,7 +90,7 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     ...handlers,
     ...instructions,
   ) as (cpu: Cpu) => void;
-  return { start, instructions, run };
+  return { start, instructions, run, next: undefined, nextEpoch: -1 };
 }
 
 function carefulBody(start: number, instructions: readonly Instr[]): string {

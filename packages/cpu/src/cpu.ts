@@ -284,13 +284,26 @@ export class Cpu {
     this.remaining = budget;
     const start = budget;
     try {
+      let previous: Block | undefined;
       while (this.remaining > 0) {
         if ((this.flags & RFLAGS.TF) !== 0) {
           const stop = this.singleStep();
           if (stop !== undefined) return stop;
+          previous = undefined;
           continue;
         }
-        this.fetchBlock().run(this);
+        // Most blocks are followed by the same block as last time: try that before the cache.
+        const epoch = this.code.epoch;
+        let block = previous?.next;
+        if (block === undefined || block.start !== this.ripValue || previous!.nextEpoch !== epoch) {
+          block = this.fetchBlock();
+          if (previous !== undefined) {
+            previous.next = block;
+            previous.nextEpoch = this.code.epoch;
+          }
+        }
+        block.run(this);
+        previous = block;
         if (this.pendingStop !== undefined) {
           const stop = this.pendingStop;
           this.pendingStop = undefined;
