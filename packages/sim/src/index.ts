@@ -3,6 +3,13 @@ export { defaultProfile } from './default-profile.js';
 export { diffProfiles, type ProfileDifference, profileFigures } from './diff-profiles.js';
 export { SimError, type SimErrorCode } from './errors.js';
 export { loadProfile, withFigures } from './load-profile.js';
+export { type LockGrant, type LockStats, SimLock } from './lock.js';
+export {
+  type HistogramBucket,
+  type HistogramSnapshot,
+  Metrics,
+  type MetricsSnapshot,
+} from './metrics.js';
 export {
   type CostProfile,
   EXIT_KINDS,
@@ -31,3 +38,4 @@ export {
   type VcpuState,
   type VcpuStats,
 } from './scheduler.js';
+export { Simulation, type SimulationOptions, type SimulationReport } from './simulation.js';
