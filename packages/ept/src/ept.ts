@@ -116,8 +116,16 @@ export class Ept implements SecondStage {
   private readonly entryAt = new Float64Array(6);
   private readonly entryLo = new Int32Array(6);
   private readonly entryHi = new Int32Array(6);
+  /**
+   * Page size, AND of permissions and leaf dirty flag of the last translation of a final
+   * (non-paging-structure) address: what a combined TLB entry needs.
+   *
+   * @internal
+   */
+  readonly lastFinal = { pageSize: 0, permissions: 0, dirty: false };
   private pdpteLoad = false;
   private hintPage = -1;
+  private leafDirty = false;
   private hintHost = 0;
 
   /**
@@ -277,7 +285,15 @@ export class Ept implements SecondStage {
     const hpa =
       this.lookupMapping(gpa, access, need, write, linearHi, linearLo) ??
       this.walk(gpa, access, need, write, linearHi, linearLo);
-    if (hpa >= 0 && structure) this.logGuest(hpa, access);
+    if (hpa >= 0) {
+      if (structure) this.logGuest(hpa, access);
+      else {
+        const f = this.lastFinal;
+        f.pageSize = this.exit.pageSize;
+        f.permissions = this.exit.permissions;
+        f.dirty = !this.ad || this.leafDirty;
+      }
+    }
     return hpa;
   }
 
@@ -314,6 +330,7 @@ export class Ept implements SecondStage {
         return this.violation(gpa, access, rights, linearHi, linearLo, s + 1, 0, c.attrHi[slot]!);
       }
       const hpa = c.value[slot]! + (gpa % span);
+      this.leafDirty = (attr & EPT.D) !== 0;
       e.outcome = EptOutcome.OK;
       e.hostPhysical = hpa;
       e.pageSize = span;
@@ -421,6 +438,7 @@ export class Ept implements SecondStage {
       }
       leafLo = this.entryLo[level]!;
     }
+    this.leafDirty = (leafLo & EPT.D) !== 0;
     const hpa = base + (gpa % span);
     const e = this.exit;
     e.outcome = EptOutcome.OK;
