@@ -256,7 +256,7 @@ describe('CreditScheduler properties', () => {
 
   // Fairness bound: with every vCPU always runnable and no vCPU entitled to more than one pCPU,
   // each vCPU's run time stays within FAIR_BOUND cycles of its weighted share of the busy time.
-  const FAIR_BOUND = 2 * (base.timeSlice + base.accountingPeriod);
+  const FAIR_BOUND = base.timeSlice + base.accountingPeriod;
   it(`shares pCPU time by weight within ${FAIR_BOUND} cycles over long runs`, () => {
     fc.assert(
       fc.property(
