@@ -75,7 +75,40 @@ export function flagEffect(ins: Instr): 'none' | 'writesAll' | 'other' {
   }
   if (h === alu.testRmReg || h === alu.testRmImm || h === alu.testAccImm || h === alu.neg)
     return 'writesAll';
+  // SHL/SHR/SAL/SAR by a non-zero constant write all six flags (vmkit gives the undefined ones
+  // fixed values) and read none; rotates write only CF and OF.
+  if (h === shift.shiftGroup && constantShiftCount(ins) > 0 && ins.sub >= 4) return 'writesAll';
   return 'other';
+}
+
+/** The masked count of a shift by 1 or imm8, or -1 for a shift by CL. */
+function constantShiftCount(ins: Instr): number {
+  const last = ins.operands[ins.operands.length - 1];
+  if (last !== 'one' && last !== 'Ib') return -1;
+  return (last === 'one' ? 1 : ins.imm) & (ins.osize === 8 ? 63 : 31);
+}
+
+// SHL (4, 6), SHR (5) or SAR (7) of register d by the constant n (1..63) without flags.
+function shiftResultSource(op: number, size: 4 | 8, d: number, n: number): string {
+  if (size === 4) {
+    if (op === 5) return `L[${d}] = L[${d}] >>> ${n}; H[${d}] = 0;`;
+    if (op === 7) return `L[${d}] = (L[${d}] >> ${n}) >>> 0; H[${d}] = 0;`;
+    return `L[${d}] = (L[${d}] << ${n}) >>> 0; H[${d}] = 0;`;
+  }
+  const pre = `const l = L[${d}], h = H[${d}];`;
+  if (op === 5) {
+    return n < 32
+      ? `{ ${pre} L[${d}] = ((l >>> ${n}) | (h << ${32 - n})) >>> 0; H[${d}] = h >>> ${n}; }`
+      : `{ ${pre} L[${d}] = h >>> ${n - 32}; H[${d}] = 0; }`;
+  }
+  if (op === 7) {
+    return n < 32
+      ? `{ ${pre} L[${d}] = ((l >>> ${n}) | (h << ${32 - n})) >>> 0; H[${d}] = (h >> ${n}) >>> 0; }`
+      : `{ ${pre} L[${d}] = (h >> ${n - 32}) >>> 0; H[${d}] = (h >> 31) >>> 0; }`;
+  }
+  return n < 32
+    ? `{ ${pre} H[${d}] = ((h << ${n}) | (l >>> ${32 - n})) >>> 0; L[${d}] = (l << ${n}) >>> 0; }`
+    : `{ ${pre} H[${d}] = (l << ${n - 32}) >>> 0; L[${d}] = 0; }`;
 }
 
 // The result of an ALU op without its flags, for when a later instruction overwrites them all
@@ -119,6 +152,8 @@ export function resultOnlySource(ins: Instr): string {
       if (size === 4) return `L[${d}] = (0 - L[${d}]) >>> 0; H[${d}] = 0;`;
       return `{ const l = 0 - L[${d}]; const h = 0 - H[${d}] - (l < 0 ? 1 : 0); L[${d}] = l >>> 0; H[${d}] = h >>> 0; }`;
     }
+    case shift.shiftGroup:
+      return shiftResultSource(ins.sub, size, ins.rm, constantShiftCount(ins));
     default:
       return ';'; // TEST
   }

@@ -842,7 +842,19 @@ export function sequences(g: Gen, n: number): Case[] {
     const b = pickReg();
     const rex = (r: number, m: number): number => 0x40 | w | ((r & 8) >> 1) | ((m & 8) >> 3);
     const modrm = (r: number, m: number): number => 0xc0 | ((r & 7) << 3) | (m & 7);
-    switch (g.int(12)) {
+    switch (g.int(13)) {
+      case 12:
+        // A shift by any constant whose flags the next instruction (CMP/TEST/XOR...)
+        // overwrites: OF, undefined for counts above 1, is never read.
+        return [
+          rex(0, a),
+          0xc1,
+          modrm(g.pick([4, 5, 7]), a),
+          g.int(64),
+          rex(b, a),
+          g.pick([0x39, 0x85, 0x31, 0x29, 0x01]),
+          modrm(b, a),
+        ];
       case 0:
       case 1:
         return [rex(b, a), g.int(8) * 8 + 1, modrm(b, a)];
