@@ -534,6 +534,16 @@ export class CreditScheduler {
     };
   }
 
+  /**
+   * The earliest pCPU clock. No request, wake-up or charge can happen before it any more, so
+   * state older than this (e.g. a lock's past critical sections) can be forgotten.
+   */
+  get frontier(): number {
+    let m = Number.POSITIVE_INFINITY;
+    for (const p of this.#pcpus) m = Math.min(m, p.clock);
+    return m;
+  }
+
   /** The latest pCPU clock: the simulated time the whole run has taken so far. */
   get elapsed(): number {
     let m = 0;

@@ -114,7 +114,10 @@ export class Simulation {
     const d = this.scheduler.next();
     this.#open = d;
     this.#used = 0;
-    if (d !== null) for (const lock of this.#locks.values()) lock.prune(d.start);
+    if (d !== null) {
+      const frontier = this.scheduler.frontier;
+      for (const lock of this.#locks.values()) lock.prune(frontier);
+    }
     return d;
   }
 
