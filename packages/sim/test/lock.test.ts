@@ -139,3 +139,37 @@ describe('shadow-lock contention', () => {
     }
   });
 });
+
+describe('locks inside a Simulation', () => {
+  it('pruning at the scheduler frontier never changes a grant (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 2000 })), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        (pcpus, programs) => {
+          const sim = new Simulation({
+            pcpus,
+            quantum: 2500,
+            timeSlice: 7000,
+            accountingPeriod: 7000,
+          });
+          for (let i = 0; i < programs.length; i++) sim.addVcpu();
+          const unpruned = new SimLock('shadow', sim.model.profile.locks.handoff.value);
+          const rounds = new Array<number>(programs.length).fill(0);
+          for (let d = sim.next(); d !== null; d = sim.next()) {
+            const [work, hold] = programs[d.vcpu] as [number, number];
+            sim.chargeCycles(d.vcpu, work);
+            const expected = unpruned.acquire(sim.now(d.vcpu), hold).wait;
+            expect(sim.withLock(d.vcpu, 'shadow', hold)).toBe(expected);
+            rounds[d.vcpu] = (rounds[d.vcpu] as number) + 1;
+            sim.complete(rounds[d.vcpu] === 20 ? { kind: 'block' } : { kind: 'continue' });
+          }
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
