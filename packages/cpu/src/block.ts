@@ -21,7 +21,7 @@ import { decode } from './decoder/decode.js';
 import type { Handler, Instr } from './decoder/instr.js';
 import * as cond from './exec/cond.js';
 import * as control from './exec/control.js';
-import { add, logicFlags, sub } from './exec/flags.js';
+import { add64, addNarrow, logicFlags, sub64, subNarrow } from './exec/flags.js';
 import * as misc from './exec/misc.js';
 import { effectiveAddress, readMem, writeMem } from './exec/operands.js';
 import { shiftValue } from './exec/shift.js';
@@ -80,8 +80,10 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     `return function block(c) {\nconst e = c.code.epoch; const L = c.lo; const H = c.hi;\n${body}\n};`,
   );
   const run = factory(
-    add,
-    sub,
+    add64,
+    addNarrow,
+    sub64,
+    subNarrow,
     logicFlags,
     shiftValue,
     effectiveAddress,

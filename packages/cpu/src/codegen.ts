@@ -10,7 +10,32 @@ import * as mov from './exec/mov.js';
 import * as shift from './exec/shift.js';
 
 /** What a snippet may refer to besides `c` (the CPU), `L`/`H` (its register halves). */
-export const HELPERS = ['ADD', 'SUB', 'LOGIC', 'SHIFT', 'EA', 'READ', 'WRITE'] as const;
+export const HELPERS = [
+  'ADD64',
+  'ADDN',
+  'SUB64',
+  'SUBN',
+  'LOGIC',
+  'SHIFT',
+  'EA',
+  'READ',
+  'WRITE',
+] as const;
+
+// A call of the ADD or SUB flag helper for `size`, computing a + b + carry (or a - b - borrow).
+function arith(
+  fn: 'ADD' | 'SUB',
+  size: 4 | 8,
+  aLo: string,
+  aHi: string,
+  bLo: string,
+  bHi: string,
+  carry: string,
+): string {
+  return size === 8
+    ? `${fn}64(c, ${aLo}, ${aHi}, ${bLo}, ${bHi}, ${carry})`
+    : `${fn}N(c, 4, ${aLo}, ${bLo}, ${carry})`;
+}
 
 const LIMIT = 2 ** 47;
 
@@ -45,12 +70,12 @@ function aluSource(
   switch (op) {
     case 0:
     case 2:
-      return `{ const r = ADD(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, ${carry}); ${writeHi} L[${d}] = r; }`;
+      return `{ const r = ${arith('ADD', size, `L[${d}]`, aHi, bLo, bHi, carry)}; ${writeHi} L[${d}] = r; }`;
     case 3:
     case 5:
-      return `{ const r = SUB(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, ${carry}); ${writeHi} L[${d}] = r; }`;
+      return `{ const r = ${arith('SUB', size, `L[${d}]`, aHi, bLo, bHi, carry)}; ${writeHi} L[${d}] = r; }`;
     case 7:
-      return `SUB(c, ${size}, L[${d}], ${aHi}, ${bLo}, ${bHi}, 0);`;
+      return `${arith('SUB', size, `L[${d}]`, aHi, bLo, bHi, '0')};`;
     default: {
       const o = op === 1 ? '|' : op === 4 ? '&' : '^';
       const hi = size === 8 ? `(H[${d}] ${o} ${bHi}) >>> 0` : '0';
@@ -199,7 +224,7 @@ export function inlineSource(ins: Instr): string | undefined {
       case alu.neg: {
         const d = ins.rm;
         const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
-        return `{ const r = SUB(c, ${size}, 0, 0, L[${d}], ${size === 8 ? `H[${d}]` : '0'}, 0); ${writeHi} L[${d}] = r; }`;
+        return `{ const r = ${arith('SUB', size, '0', '0', `L[${d}]`, size === 8 ? `H[${d}]` : '0', '0')}; ${writeHi} L[${d}] = r; }`;
       }
       case alu.not:
         return `L[${ins.rm}] = ~L[${ins.rm}] >>> 0; H[${ins.rm}] = ${size === 8 ? `~H[${ins.rm}] >>> 0` : '0'};`;
@@ -216,11 +241,11 @@ export function inlineSource(ins: Instr): string | undefined {
       }
       case alu.incDec: {
         // INC/DEC preserve CF (SDM Vol. 2 INC, DEC).
-        const fn = ins.sub === 0 ? 'ADD' : 'SUB';
+        const fn: 'ADD' | 'SUB' = ins.sub === 0 ? 'ADD' : 'SUB';
         const d = ins.rm;
         const aHi = size === 8 ? `H[${d}]` : '0';
         const writeHi = size === 8 ? `H[${d}] = c.rhi;` : `H[${d}] = 0;`;
-        return `{ const cf = c.flags & 1; const r = ${fn}(c, ${size}, L[${d}], ${aHi}, 1, 0, 0); c.flags = (c.flags & ~1) | cf; ${writeHi} L[${d}] = r; }`;
+        return `{ const cf = c.flags & 1; const r = ${arith(fn, size, `L[${d}]`, aHi, '1', '0', '0')}; c.flags = (c.flags & ~1) | cf; ${writeHi} L[${d}] = r; }`;
       }
       default:
         return undefined;

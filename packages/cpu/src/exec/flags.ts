@@ -48,20 +48,36 @@ export function add(
   bHi: number,
   carry: number,
 ): number {
-  if (size === 8) {
-    const l = aLo + bLo + carry;
-    const lo = l >>> 0;
-    const h = aHi + bHi + (l > 0xffffffff ? 1 : 0);
-    const hi = h >>> 0;
-    cpu.rhi = hi;
-    cpu.flags =
-      (cpu.flags & ~STATUS) |
-      (h > 0xffffffff ? RFLAGS.CF : 0) |
-      ((aHi ^ hi) & (bHi ^ hi) & 0x80000000 ? RFLAGS.OF : 0) |
-      ((aLo ^ bLo ^ lo) & RFLAGS.AF) |
-      szp(8, lo, hi);
-    return lo;
-  }
+  return size === 8 ? add64(cpu, aLo, aHi, bLo, bHi, carry) : addNarrow(cpu, size, aLo, bLo, carry);
+}
+
+/** {@link add} for 64-bit operands (split out so that compiled blocks call a small function). */
+export function add64(
+  cpu: Cpu,
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+  carry: number,
+): number {
+  const l = aLo + bLo + carry;
+  const lo = l >>> 0;
+  const h = aHi + bHi + (l > 0xffffffff ? 1 : 0);
+  const hi = h >>> 0;
+  cpu.rhi = hi;
+  cpu.flags =
+    (cpu.flags & ~STATUS) |
+    (h > 0xffffffff ? RFLAGS.CF : 0) |
+    ((aHi ^ hi) & (bHi ^ hi) & 0x80000000 ? RFLAGS.OF : 0) |
+    ((aLo ^ bLo ^ lo) & RFLAGS.AF) |
+    ((lo | hi) === 0 ? RFLAGS.ZF : 0) |
+    (hi & 0x80000000 ? RFLAGS.SF : 0) |
+    PARITY[lo & 0xff]!;
+  return lo;
+}
+
+/** {@link add} for 8-, 16- and 32-bit operands. */
+export function addNarrow(cpu: Cpu, size: number, aLo: number, bLo: number, carry: number): number {
   const r = aLo + bLo + carry;
   const res = (r & MASK[size]!) >>> 0;
   cpu.flags =
@@ -84,20 +100,44 @@ export function sub(
   bHi: number,
   borrow: number,
 ): number {
-  if (size === 8) {
-    const l = aLo - bLo - borrow;
-    const lo = l >>> 0;
-    const h = aHi - bHi - (l < 0 ? 1 : 0);
-    const hi = h >>> 0;
-    cpu.rhi = hi;
-    cpu.flags =
-      (cpu.flags & ~STATUS) |
-      (h < 0 ? RFLAGS.CF : 0) |
-      ((aHi ^ bHi) & (aHi ^ hi) & 0x80000000 ? RFLAGS.OF : 0) |
-      ((aLo ^ bLo ^ lo) & RFLAGS.AF) |
-      szp(8, lo, hi);
-    return lo;
-  }
+  return size === 8
+    ? sub64(cpu, aLo, aHi, bLo, bHi, borrow)
+    : subNarrow(cpu, size, aLo, bLo, borrow);
+}
+
+/** {@link sub} for 64-bit operands. */
+export function sub64(
+  cpu: Cpu,
+  aLo: number,
+  aHi: number,
+  bLo: number,
+  bHi: number,
+  borrow: number,
+): number {
+  const l = aLo - bLo - borrow;
+  const lo = l >>> 0;
+  const h = aHi - bHi - (l < 0 ? 1 : 0);
+  const hi = h >>> 0;
+  cpu.rhi = hi;
+  cpu.flags =
+    (cpu.flags & ~STATUS) |
+    (h < 0 ? RFLAGS.CF : 0) |
+    ((aHi ^ bHi) & (aHi ^ hi) & 0x80000000 ? RFLAGS.OF : 0) |
+    ((aLo ^ bLo ^ lo) & RFLAGS.AF) |
+    ((lo | hi) === 0 ? RFLAGS.ZF : 0) |
+    (hi & 0x80000000 ? RFLAGS.SF : 0) |
+    PARITY[lo & 0xff]!;
+  return lo;
+}
+
+/** {@link sub} for 8-, 16- and 32-bit operands. */
+export function subNarrow(
+  cpu: Cpu,
+  size: number,
+  aLo: number,
+  bLo: number,
+  borrow: number,
+): number {
   const r = aLo - bLo - borrow;
   const res = (r & MASK[size]!) >>> 0;
   cpu.flags =
