@@ -21,10 +21,12 @@ function isFigureTemplate(v: unknown): v is Figure {
 
 function checkKeys(value: Record<string, unknown>, template: object, path: string): void {
   for (const key of Object.keys(template)) {
-    if (!(key in value)) throw bad(path ? `${path}.${key}` : key, 'is missing');
+    if (!Object.hasOwn(value, key)) throw bad(path ? `${path}.${key}` : key, 'is missing');
   }
   for (const key of Object.keys(value)) {
-    if (!(key in template)) throw bad(path ? `${path}.${key}` : key, 'is not a known field');
+    // Own keys only: `__proto__` or `constructor` in a JSON file are unknown fields, not inherited ones.
+    if (!Object.hasOwn(template, key))
+      throw bad(path ? `${path}.${key}` : key, 'is not a known field');
   }
 }
 

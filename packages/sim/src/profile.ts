@@ -176,7 +176,10 @@ export interface CostProfile {
     /** Moving a contended lock's cache line to the next owner's core. */
     readonly handoff: Figure;
   };
-  /** Pause-loop exiting parameters (SDM Vol. 3C §25.1.3 PAUSE). */
+  /**
+   * Pause-loop exiting parameters (SDM Vol. 3C, VMX non-root operation, "Instructions That
+   * Cause VM Exits Conditionally": PAUSE with the PAUSE-loop exiting control).
+   */
   readonly ple: {
     /** PLE_Gap: the largest distance between two PAUSEs of one spin loop. */
     readonly gap: Figure;

@@ -118,6 +118,13 @@ describe('loadProfile', () => {
     expect(fieldOf(() => loadProfile(mutate('name', 7)))).toBe('name');
   });
 
+  it('treats __proto__ and constructor in JSON as unknown fields', () => {
+    const text = JSON.stringify(defaultProfile).replace('"cpu":{', '"cpu":{"__proto__":{"x":1},');
+    expect(fieldOf(() => loadProfile(JSON.parse(text)))).toBe('cpu.__proto__');
+    const text2 = JSON.stringify(defaultProfile).replace('"ple":{', '"ple":{"constructor":1,');
+    expect(fieldOf(() => loadProfile(JSON.parse(text2)))).toBe('ple.constructor');
+  });
+
   it('accepts extra links with their own names', () => {
     const p = mutate('links.infiniband', defaultProfile.links.gbe);
     expect(Object.keys(loadProfile(p).links)).toContain('infiniband');
