@@ -26,3 +26,11 @@ it('loads the measured host profile from JSON; it differs from the default only 
   expect(l.l3.value).toBeLessThan(l.dram.value);
   expect(new CostModel(host).memoryReferences('dram')).toBe(l.dram.value);
 });
+
+it('ships the default profile as JSON too, identical to the typed object', () => {
+  const json = JSON.parse(
+    readFileSync(new URL('../profiles/xeon-5500-xen.json', import.meta.url), 'utf8'),
+  );
+  expect(diffProfiles(defaultProfile, loadProfile(json))).toEqual([]);
+  expect(json).toEqual(JSON.parse(JSON.stringify(defaultProfile)));
+});
