@@ -174,7 +174,7 @@ for (const [file, text] of Object.entries(files)) {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
-execFileSync(join(root, 'node_modules/.bin/biome'), ['format', '--write', dir], {
+execFileSync(join(root, 'node_modules/.bin/biome'), ['check', '--write', dir], {
   stdio: 'ignore',
 });
 console.log(`created packages/${name}; run pnpm install, then replace the example code.`);

@@ -1,5 +1,5 @@
-import { vmxVersion } from '@vmkit/vmx';
 import { emit, opsPerSecond } from '@vmkit/test-kit';
+import { vmxVersion } from '@vmkit/vmx';
 
 let sink = 0;
 emit({
