@@ -1,2 +1,12 @@
-/** The package version, kept in step with package.json by a test. */
-export const shadowPagingVersion = '0.0.0';
+export { ShadowError, type ShadowErrorCode } from './errors.js';
+export { GuestView, type P2m } from './guest-view.js';
+export {
+  type LogDirtyOptions,
+  type LogDirtyStrategy,
+  type ShadowMemoryRange,
+  ShadowMmu,
+  type ShadowMmuOptions,
+  ShadowOutcome,
+  ShadowResult,
+} from './shadow-mmu.js';
+export { ShadowFaultKind, ShadowLock, ShadowStats } from './stats.js';

@@ -1,0 +1,759 @@
+import type { GuestMemory } from '@vmkit/memory';
+import {
+  ACCESS_WRITE,
+  PageWalker,
+  PagingMode,
+  PagingState,
+  type PagingStateInit,
+  WalkOutcome,
+} from '@vmkit/paging';
+import { CR0, CR4 } from '@vmkit/x86';
+import { ShadowError } from './errors.js';
+import { GuestView, type P2m } from './guest-view.js';
+import { ShadowFaultKind, ShadowLock, ShadowStats } from './stats.js';
+
+const U32 = 0x1_0000_0000;
+// Shadow entry bits (hardware format, SDM Vol. 3A Table 4-19/4-20), low half.
+const P = 1;
+const RW = 2;
+const US = 4;
+const A = 0x20;
+const D = 0x40;
+const G = 0x100;
+// Bits 11:9 are ignored by hardware and free for software (§4.5.4): the VMM's own flags.
+/** The guest allows writes (combined R/W, guest D set, not a guest page table). */
+const SW_WRITABLE = 0x200;
+/** Made writable by write-fault prediction (Histase's Predict bit). */
+const SW_PREDICT = 0x400;
+const NON_LEAF = P | RW | US | A;
+// Rights as paging's WalkResult.rights: bit 0 writable, bit 1 user, bit 2 XD.
+const R_W = 1;
+const R_U = 2;
+const R_XD = 4;
+
+/** How {@link ShadowMmu.translate} ended. */
+export const ShadowOutcome = {
+  /** Translated: `result.hostPhysical`, `result.physical`. */
+  OK: 0,
+  /** A guest #PF: `result.errorCode`; CR2 is the linear address. */
+  PAGE_FAULT: 1,
+  /** #GP(0): non-canonical address. */
+  GENERAL_PROTECTION: 2,
+  /** #SS(0): non-canonical stack access. */
+  STACK_FAULT: 3,
+  /** A write to a guest page table: emulate it with {@link ShadowMmu.emulateWrite} at `result.physical`. */
+  PAGE_TABLE_WRITE: 4,
+  /** The guest-physical address `result.physical` has no RAM: emulate the MMIO access. */
+  MMIO: 5,
+} as const;
+
+/** Log-dirty strategies of seed 004 (Zhu et al., Taiji HBFT). */
+export type LogDirtyStrategy = 'original' | 'read-fault-reduction' | 'write-fault-prediction';
+
+/** Options of {@link ShadowMmu.startLogDirty}. */
+export interface LogDirtyOptions {
+  /** The strategy. */
+  readonly strategy: LogDirtyStrategy;
+  /** Bits of the per-L1-table marker (segments of 512 / bits entries); default 8. */
+  readonly markerBits?: number;
+  /** EWMA weight of the history in his_stride; default 0.7. */
+  readonly alpha?: number;
+}
+
+/** A host-physical range `[base, limit)` for shadow tables. */
+export interface ShadowMemoryRange {
+  /** First byte. */
+  readonly base: number;
+  /** One past the last byte. */
+  readonly limit: number;
+}
+
+/** Options of a {@link ShadowMmu}. */
+export interface ShadowMmuOptions {
+  /** The guest-physical to host-physical map. */
+  readonly p2m: P2m;
+  /** Host-physical range for shadow tables, 4-KByte aligned. */
+  readonly shadowMemory: ShadowMemoryRange;
+  /** Guest registers (4-level paging with CR0.WP = 1). */
+  readonly guest: PagingStateInit;
+  /** Shadow roots kept for guest CR3 values (bounded cache); default 4. */
+  readonly rootCache?: number;
+}
+
+/** The result of a translation (reused). */
+export class ShadowResult {
+  /** A {@link ShadowOutcome} value. */
+  outcome = 0;
+  /** Host-physical address (OK). */
+  hostPhysical = 0;
+  /** Guest-physical address (OK, PAGE_TABLE_WRITE, MMIO). */
+  physical = 0;
+  /** Guest #PF error code. */
+  errorCode = 0;
+  /** The kind of the last shadow fault handled ({@link ShadowFaultKind}), -1 if none. */
+  lastFault = -1;
+}
+
+class ShadowPage {
+  parents = new Set<number>();
+  root = false;
+  marker = 0;
+  hisStride = -1;
+  constructor(
+    readonly hpa: number,
+    readonly key: string,
+    readonly gfn: number,
+    readonly level: number,
+    readonly direct: boolean,
+  ) {}
+}
+
+/**
+ * Shadow page tables as Xen and KVM build them, for 4-level guests: real 4-level tables in host
+ * memory (guest-linear to host-physical) filled on demand from the guest's tables and the P2M.
+ * A hardware walk (`@vmkit/paging`'s `PageWalker`) of the shadow tables is the guest's MMU;
+ * when it faults, {@link ShadowMmu.handlePageFault} walks the guest tables, sets the guest's
+ * accessed/dirty flags, and classifies the fault ({@link ShadowFaultKind}).
+ *
+ * - Shadow pages are keyed by guest table frame, level and the rights accumulated above (KVM's
+ *   role), so leaf entries carry the combined R/W, U/S and XD of the whole guest path; guest
+ *   2 MiB / 1 GiB pages are split into "direct" shadow tables of 4 KiB entries.
+ * - Guest page tables are write-protected in every shadow leaf; a guest write to one is a
+ *   `PAGE_TABLE_WRITE` fault, emulated by {@link ShadowMmu.emulateWrite}, which zaps the
+ *   shadow entries of the written guest entry.
+ * - Dirty-flag emulation: a shadow leaf is writable only once the guest leaf's D is set.
+ * - Guest CR3 loads select a cached shadow root (bounded LRU cache); INVLPG zaps the leaf.
+ * - Log-dirty mode with the three strategies of seed 004 ({@link ShadowMmu.startLogDirty}).
+ *
+ * @example
+ * ```ts
+ * const shadow = new ShadowMmu(host, { p2m, shadowMemory: { base, limit }, guest: regs });
+ * if (shadow.translate(hi, lo, ACCESS_WRITE) === ShadowOutcome.OK) shadow.result.hostPhysical;
+ * ```
+ */
+export class ShadowMmu {
+  /** Counters. */
+  readonly stats = new ShadowStats();
+  /** The shadow lock. */
+  readonly lock = new ShadowLock();
+  /** The guest's registers (CR3 is the guest's). */
+  readonly guestState: PagingState;
+  /** The result of the last translation (reused). */
+  readonly result = new ShadowResult();
+  private readonly host: GuestMemory;
+  private readonly p2m: P2m;
+  private readonly view: GuestView;
+  private readonly guestWalker: PageWalker;
+  private readonly hwWalker: PageWalker;
+  private readonly shadowState: PagingState;
+  private readonly free: number[] = [];
+  private readonly pages = new Map<number, ShadowPage>();
+  private readonly byKey = new Map<string, ShadowPage>();
+  private readonly byGfn = new Map<number, Set<ShadowPage>>();
+  private readonly rmap = new Map<number, Set<number>>();
+  private readonly leafGfn = new Map<number, number>();
+  private readonly roots = new Map<number, ShadowPage>();
+  private readonly rootCache: number;
+  private current: ShadowPage;
+  // Log-dirty state.
+  private logDirty: LogDirtyStrategy | undefined;
+  private markerBits = 8;
+  private alpha = 0.7;
+  private readonly epochDirty = new Set<number>();
+  private readonly marked = new Set<ShadowPage>();
+  private predictedList: number[] = [];
+
+  /**
+   * @param host - host-physical memory (guest RAM through the P2M, and the shadow tables)
+   * @param options - P2M, shadow-table memory, guest registers, root-cache size
+   */
+  constructor(host: GuestMemory, options: ShadowMmuOptions) {
+    const { base, limit } = options.shadowMemory;
+    if (base % 4096 !== 0 || limit % 4096 !== 0 || !(limit > base)) {
+      throw new ShadowError('INVALID_CONFIG', 'shadow memory must be a 4-KByte aligned range');
+    }
+    this.rootCache = options.rootCache ?? 4;
+    if (!Number.isInteger(this.rootCache) || this.rootCache < 1) {
+      throw new ShadowError('INVALID_CONFIG', 'the root cache holds at least one root');
+    }
+    for (let a = limit - 4096; a >= base; a -= 4096) this.free.push(a);
+    this.host = host;
+    this.p2m = options.p2m;
+    this.view = new GuestView(host, options.p2m, (gfn) => this.markDirty(gfn));
+    this.guestState = new PagingState(options.guest);
+    this.shadowState = new PagingState({ features: { maxPhyAddr: 52 } });
+    this.guestWalker = new PageWalker(this.view);
+    this.hwWalker = new PageWalker(host);
+    this.checkMode();
+    this.syncShadowState();
+    this.current = this.rootFor(this.guestRootGfn());
+    this.shadowState.setCr3(BigInt(this.current.hpa));
+  }
+
+  /**
+   * Guest MOV to CR3: selects the cached shadow root of the new guest root table, or builds one
+   * (evicting the least recently used root beyond the cache size).
+   *
+   * @param cr3 - the guest's new CR3
+   */
+  setCr3(cr3: bigint): void {
+    this.lock.acquire();
+    this.guestState.setCr3(cr3);
+    this.current = this.rootFor(this.guestRootGfn());
+    this.shadowState.setCr3(BigInt(this.current.hpa));
+    this.lock.release();
+  }
+
+  /**
+   * Changes guest CR0, CR4, EFER, RFLAGS or PKRU. Changes that alter translation (CR4.PGE,
+   * PAE, LA57, SMEP, SMAP, PKE, EFER.NXE) drop every shadow table.
+   *
+   * @param regs - the registers to change
+   */
+  setRegisters(regs: {
+    cr0?: number;
+    cr4?: number;
+    efer?: number;
+    rflags?: number;
+    pkru?: number;
+  }): void {
+    const g = this.guestState;
+    const old = [g.cr0, g.cr4, g.efer, g.rflags, g.pkru] as const;
+    const before = `${g.cr0}:${g.cr4}:${g.efer}`;
+    if (regs.cr0 !== undefined) g.setCr0(regs.cr0);
+    if (regs.cr4 !== undefined) g.setCr4(regs.cr4);
+    if (regs.efer !== undefined) g.setEfer(regs.efer);
+    if (regs.rflags !== undefined) g.setRflags(regs.rflags);
+    if (regs.pkru !== undefined) g.setPkru(regs.pkru);
+    try {
+      this.checkMode();
+    } catch (e) {
+      // Refused: the guest keeps its old registers.
+      g.setCr0(old[0]);
+      g.setCr4(old[1]);
+      g.setEfer(old[2]);
+      g.setRflags(old[3]);
+      g.setPkru(old[4]);
+      throw e;
+    }
+    this.syncShadowState();
+    if (`${g.cr0}:${g.cr4}:${g.efer}` !== before) this.flushAll();
+  }
+
+  /**
+   * The guest's MMU: walks the shadow tables as hardware would and handles the shadow faults
+   * it takes (at most a few rounds: fill, then dirty-flag emulation), returning what the
+   * guest sees.
+   *
+   * @param linearHi - bits 63:32 of the linear address
+   * @param linearLo - bits 31:0
+   * @param access - paging's `ACCESS_*` flags
+   * @returns a {@link ShadowOutcome}; details in {@link ShadowMmu.result}
+   */
+  translate(linearHi: number, linearLo: number, access: number): number {
+    const r = this.result;
+    r.lastFault = -1;
+    for (let round = 0; round < 4; round++) {
+      const o = this.hwWalker.walk(this.shadowState, linearHi, linearLo, access);
+      const w = this.hwWalker.result;
+      if (o === WalkOutcome.OK) {
+        r.outcome = ShadowOutcome.OK;
+        r.hostPhysical = w.physical;
+        const gfn = this.leafGfn.get(w.entryAddress[1]!)!;
+        r.physical = gfn * 4096 + (linearLo & 0xfff);
+        return r.outcome;
+      }
+      if (o !== WalkOutcome.PAGE_FAULT) {
+        r.outcome =
+          o === WalkOutcome.STACK_FAULT
+            ? ShadowOutcome.STACK_FAULT
+            : ShadowOutcome.GENERAL_PROTECTION;
+        return r.outcome;
+      }
+      const kind = this.handlePageFault(linearHi, linearLo, access);
+      r.lastFault = kind;
+      if (kind === ShadowFaultKind.GUEST) return r.outcome;
+      if (kind === ShadowFaultKind.PAGE_TABLE_WRITE || kind === ShadowFaultKind.MMIO)
+        return r.outcome;
+    }
+    throw new ShadowError('INVALID_ARGUMENT', 'shadow fault handling did not converge');
+  }
+
+  /**
+   * Handles a shadow page fault taken at a linear address (what the VMM's #PF exit handler
+   * does): walks the guest tables for the access (setting guest A/D as the hardware would),
+   * then injects a guest fault, fills or upgrades the shadow entry, or asks for emulation.
+   *
+   * @param linearHi - bits 63:32 of the faulting address
+   * @param linearLo - bits 31:0
+   * @param access - the access, paging's `ACCESS_*` flags
+   * @returns a {@link ShadowFaultKind}; guest error code / gpa in {@link ShadowMmu.result}
+   */
+  handlePageFault(linearHi: number, linearLo: number, access: number): number {
+    const r = this.result;
+    this.lock.acquire();
+    try {
+      const o = this.guestWalker.walk(this.guestState, linearHi, linearLo, access);
+      const g = this.guestWalker.result;
+      this.lock.charge(g.referenceCount);
+      if (
+        o === WalkOutcome.PAGE_FAULT ||
+        o === WalkOutcome.GENERAL_PROTECTION ||
+        o === WalkOutcome.STACK_FAULT
+      ) {
+        r.outcome =
+          o === WalkOutcome.PAGE_FAULT
+            ? ShadowOutcome.PAGE_FAULT
+            : o === WalkOutcome.STACK_FAULT
+              ? ShadowOutcome.STACK_FAULT
+              : ShadowOutcome.GENERAL_PROTECTION;
+        r.errorCode = g.errorCode;
+        return this.count(ShadowFaultKind.GUEST);
+      }
+      if (o !== WalkOutcome.OK) {
+        // A guest table outside RAM: reported as MMIO at that address for the VMM to decide.
+        r.outcome = ShadowOutcome.MMIO;
+        r.physical = g.faultAddress;
+        return this.count(ShadowFaultKind.MMIO);
+      }
+      const gpa = g.physical;
+      const gfn = Math.floor(gpa / 4096);
+      r.physical = gpa;
+      if (!(this.p2m(gfn) >= 0)) {
+        r.outcome = ShadowOutcome.MMIO;
+        return this.count(ShadowFaultKind.MMIO);
+      }
+      const write = (access & ACCESS_WRITE) !== 0;
+      if (write && this.byGfn.has(gfn)) {
+        r.outcome = ShadowOutcome.PAGE_TABLE_WRITE;
+        return this.count(ShadowFaultKind.PAGE_TABLE_WRITE);
+      }
+      const existed = this.fill(linearHi >>> 0, linearLo >>> 0, write);
+      return this.count(existed ? ShadowFaultKind.WRITE_PROTECT : ShadowFaultKind.NOT_PRESENT);
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Emulates a guest write to one of its page tables (after a `PAGE_TABLE_WRITE` fault, or for
+   * any VMM-side write to guest page tables): writes guest memory and zaps the shadow entries
+   * derived from the written guest entry in every shadow of that table.
+   *
+   * @param gpa - guest-physical address written
+   * @param value - the value (little-endian)
+   * @param size - 1, 2, 4 or 8 bytes, not crossing an 8-byte entry
+   */
+  emulateWrite(gpa: number, value: bigint, size: 1 | 2 | 4 | 8): void {
+    if (![1, 2, 4, 8].includes(size) || (gpa % 8) + size > 8) {
+      throw new ShadowError('INVALID_ARGUMENT', 'the write must stay within one 8-byte entry');
+    }
+    this.lock.acquire();
+    try {
+      if (size === 8) this.view.write64(gpa, value);
+      else if (size === 4) this.view.write32(gpa, Number(value & 0xffff_ffffn));
+      else if (size === 2) this.view.write16(gpa, Number(value & 0xffffn));
+      else this.view.write8(gpa, Number(value & 0xffn));
+      this.stats.emulatedWrites++;
+      const index = Math.floor((gpa % 4096) / 8);
+      for (const page of this.byGfn.get(Math.floor(gpa / 4096)) ?? [])
+        this.zap(page.hpa + index * 8);
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /**
+   * Guest INVLPG: zaps the shadow leaf that maps the address, so the next access resyncs it.
+   *
+   * @param linearHi - bits 63:32
+   * @param linearLo - bits 31:0
+   */
+  invlpg(linearHi: number, linearLo: number): void {
+    this.lock.acquire();
+    this.stats.invlpgs++;
+    let table = this.current.hpa;
+    for (let level = 4; level >= 1; level--) {
+      const at = table + index(level, linearHi >>> 0, linearLo >>> 0) * 8;
+      const lo = this.host.read32(at);
+      if ((lo & P) === 0) break;
+      if (level === 1) this.zap(at);
+      else table = (this.host.read32(at + 4) & 0xf_ffff) * U32 + ((lo & 0xffff_f000) >>> 0);
+    }
+    this.lock.release();
+  }
+
+  /** Drops every shadow table (roots are kept, emptied). */
+  flushAll(): void {
+    this.lock.acquire();
+    for (const root of this.roots.values())
+      for (let i = 0; i < 512; i++) this.zap(root.hpa + i * 8);
+    this.lock.release();
+  }
+
+  /** Number of shadow pages in use. @returns the count */
+  shadowPages(): number {
+    return this.pages.size;
+  }
+
+  /**
+   * Starts log-dirty mode (seed 004): from now on every guest write to RAM is recorded. All
+   * shadow leaves lose write permission first.
+   *
+   * @param options - strategy, marker width, EWMA alpha
+   */
+  startLogDirty(options: LogDirtyOptions): void {
+    const bits = options.markerBits ?? 8;
+    const alpha = options.alpha ?? 0.7;
+    if (![1, 2, 4, 8, 16, 32].includes(bits) || !(alpha >= 0 && alpha < 1)) {
+      throw new ShadowError(
+        'INVALID_CONFIG',
+        'marker bits must divide 512 (1..32), 0 <= alpha < 1',
+      );
+    }
+    this.logDirty = options.strategy;
+    this.markerBits = bits;
+    this.alpha = alpha;
+    this.epochDirty.clear();
+    this.predictedList = [];
+    this.lock.acquire();
+    // Every present leaf may be writable: revoke all (a full scan, once).
+    for (const page of this.pages.values()) {
+      if (page.level !== 1) continue;
+      page.marker = (2 ** bits - 1) >>> 0;
+      this.marked.add(page);
+    }
+    this.revokeMarked(false);
+    this.lock.release();
+  }
+
+  /** Stops log-dirty mode. */
+  stopLogDirty(): void {
+    this.logDirty = undefined;
+    this.epochDirty.clear();
+  }
+
+  /**
+   * Ends a log-dirty epoch: returns the guest frames written since the last harvest (by the
+   * guest through its shadow entries, and by the VMM: emulated page-table writes, guest A/D
+   * updates), and prepares the next epoch as the strategy prescribes. The cost grows with
+   * what was written (marked segments, predicted entries), not with guest size — except for
+   * `original`, which drops every shadow table.
+   *
+   * @returns the dirty guest frame numbers, ascending
+   */
+  harvest(): number[] {
+    if (this.logDirty === undefined)
+      throw new ShadowError('INVALID_ARGUMENT', 'log-dirty mode is off');
+    this.lock.acquire();
+    const stats = this.stats;
+    // Histase: predicted entries that were written carry the hardware D flag.
+    for (const at of this.predictedList) {
+      const lo = this.host.read32(at);
+      if ((lo & (P | SW_PREDICT)) !== (P | SW_PREDICT)) continue;
+      if ((lo & D) !== 0) {
+        this.markDirty(this.leafGfn.get(at)!);
+        stats.predictedWritten++;
+      }
+      this.host.write32(at, (lo & ~SW_PREDICT) >>> 0);
+    }
+    this.predictedList = [];
+    // Prepare the next epoch before collecting: entries dropped now belong to this epoch.
+    if (this.logDirty === 'original') this.flushAllHeld();
+    else this.revokeMarked(this.logDirty === 'write-fault-prediction');
+    const dirty = [...this.epochDirty].sort((a, b) => a - b);
+    stats.writtenPages += dirty.length;
+    this.epochDirty.clear();
+    this.lock.release();
+    return dirty;
+  }
+
+  // Revokes write permission in the marked segments of L1 shadow tables, and with `strides`
+  // updates each table's his_stride from its ave_stride (runs of written entries).
+  private revokeMarked(strides: boolean): void {
+    const seg = 512 / this.markerBits;
+    for (const page of this.marked) {
+      let runs = 0;
+      let runLength = 0;
+      let written = 0;
+      let inRun = false;
+      for (let b = 0; b < this.markerBits; b++) {
+        if ((page.marker & (1 << b)) === 0) {
+          inRun = false;
+          continue;
+        }
+        for (let i = b * seg; i < (b + 1) * seg; i++) {
+          const at = page.hpa + i * 8;
+          const lo = this.host.read32(at);
+          this.stats.scanned++;
+          const wasWritten = (lo & (P | RW | D)) === (P | RW | D);
+          if (wasWritten) {
+            written++;
+            if (!inRun) runs++;
+            runLength++;
+          }
+          inRun = wasWritten;
+          if ((lo & RW) !== 0) this.host.write32(at, (lo & ~(RW | D | SW_PREDICT)) >>> 0);
+        }
+      }
+      if (strides && runs > 0) {
+        const ave = runLength / runs;
+        page.hisStride =
+          page.hisStride < 0 ? ave : page.hisStride * this.alpha + ave * (1 - this.alpha);
+      }
+      page.marker = 0;
+      this.lock.charge(written);
+    }
+    this.marked.clear();
+  }
+
+  private flushAllHeld(): void {
+    for (const root of this.roots.values())
+      for (let i = 0; i < 512; i++) this.zap(root.hpa + i * 8);
+  }
+
+  private markDirty(gfn: number): void {
+    if (this.logDirty !== undefined) this.epochDirty.add(gfn);
+  }
+
+  private count(kind: number): number {
+    this.stats.faults[kind]!++;
+    return kind;
+  }
+
+  private checkMode(): void {
+    const g = this.guestState;
+    if (g.mode !== PagingMode.LEVEL4) {
+      throw new ShadowError('UNSUPPORTED_MODE', 'only 4-level guest paging is shadowed');
+    }
+    if ((g.cr0 & CR0.WP) === 0) {
+      throw new ShadowError('UNSUPPORTED_MODE', 'guest CR0.WP = 0 is not shadowed');
+    }
+  }
+
+  // The shadow tables are walked with the guest's rights-related registers; PCIDs are not used.
+  private syncShadowState(): void {
+    const g = this.guestState;
+    const s = this.shadowState;
+    s.setCr0(g.cr0);
+    s.setCr4(g.cr4 & ~(CR4.PCIDE | CR4.LA57));
+    s.setEfer(g.efer);
+    s.setRflags(g.rflags);
+    s.setPkru(g.pkru);
+  }
+
+  private guestRootGfn(): number {
+    const g = this.guestState;
+    return ((g.cr3Hi & 0xf_ffff) * U32 + ((g.cr3Lo & 0xffff_f000) >>> 0)) / 4096;
+  }
+
+  private rootFor(gfn: number): ShadowPage {
+    const cached = this.roots.get(gfn);
+    if (cached !== undefined) {
+      this.stats.rootHits++;
+      this.roots.delete(gfn);
+      this.roots.set(gfn, cached);
+      return cached;
+    }
+    this.stats.rootMisses++;
+    const root = this.getPage(gfn, 4, false, `g:${gfn}:4:${R_W | R_U}`);
+    root.root = true;
+    this.roots.set(gfn, root);
+    if (this.roots.size > this.rootCache) {
+      const [oldGfn, old] = this.roots.entries().next().value as [number, ShadowPage];
+      this.roots.delete(oldGfn);
+      old.root = false;
+      if (old.parents.size === 0) this.freePage(old);
+    }
+    return root;
+  }
+
+  private getPage(gfn: number, level: number, direct: boolean, key: string): ShadowPage {
+    const existing = this.byKey.get(key);
+    if (existing !== undefined) return existing;
+    const hpa = this.free.pop();
+    if (hpa === undefined) throw new ShadowError('OUT_OF_SHADOW_MEMORY', 'no free shadow page');
+    this.host.fill(hpa, 4096, 0);
+    const page = new ShadowPage(hpa, key, gfn, level, direct);
+    this.pages.set(hpa, page);
+    this.byKey.set(key, page);
+    this.stats.pagesAllocated++;
+    if (!direct) {
+      let set = this.byGfn.get(gfn);
+      if (set === undefined) {
+        set = new Set();
+        this.byGfn.set(gfn, set);
+        // The frame is now a guest page table: write-protect every shadow leaf that maps it.
+        for (const at of this.rmap.get(gfn) ?? []) {
+          const lo = this.host.read32(at);
+          this.host.write32(at, (lo & ~(RW | SW_WRITABLE | SW_PREDICT)) >>> 0);
+          this.lock.charge(1);
+        }
+      }
+      set.add(page);
+    }
+    return page;
+  }
+
+  // Builds the shadow path for the guest walk just done; returns whether the leaf existed.
+  private fill(hi: number, lo: number, write: boolean): boolean {
+    const g = this.guestWalker.result;
+    const host = this.host;
+    let page = this.current;
+    let acc = R_W | R_U;
+    const leafLevel = g.leafLevel;
+    for (let level = 4; level > 1; level--) {
+      const at = page.hpa + index(level, hi, lo) * 8;
+      // Rights of the guest entry at this level join the rights above the child.
+      let key: string;
+      let childGfn: number;
+      let direct: boolean;
+      if (level > leafLevel) {
+        // The child mirrors the guest table this guest entry references.
+        const eLo = g.entryLo[level]!;
+        const eHi = g.entryHi[level]!;
+        if ((eLo & RW) === 0) acc &= ~R_W;
+        if ((eLo & US) === 0) acc &= ~R_U;
+        if ((eHi & 0x8000_0000) !== 0 && (this.guestState.efer & 0x800) !== 0) acc |= R_XD;
+        childGfn = ((eHi & 0xf_ffff) * U32 + ((eLo & 0xffff_f000) >>> 0)) / 4096;
+        direct = false;
+        key = `g:${childGfn}:${level - 1}:${acc}`;
+      } else {
+        // Inside a guest 2 MiB / 1 GiB page: a direct table of 4 KiB entries for part of it.
+        direct = true;
+        childGfn = this.directBase(g.frame, g.pageSize, lo, level - 1);
+        key = `d:${childGfn}:${level - 1}:${g.rights}:${g.protectionKey}:${g.global ? 1 : 0}`;
+      }
+      const eLo = host.read32(at);
+      if ((eLo & P) !== 0) {
+        const child = this.pages.get(
+          (host.read32(at + 4) & 0xf_ffff) * U32 + ((eLo & 0xffff_f000) >>> 0),
+        );
+        if (child !== undefined && child.key === key) {
+          page = child;
+          continue;
+        }
+        this.zap(at);
+      }
+      const child = this.getPage(childGfn, level - 1, direct, key);
+      host.write32(at, ((child.hpa % U32) | NON_LEAF) >>> 0);
+      host.write32(at + 4, Math.floor(child.hpa / U32));
+      child.parents.add(at);
+      this.lock.charge(1);
+      page = child;
+    }
+    // The leaf: frame from the P2M, rights of the whole guest path.
+    const at = page.hpa + index(1, hi, lo) * 8;
+    const old = host.read32(at);
+    const existed = (old & P) !== 0;
+    if (existed) this.zapLeaf(at, old);
+    const gfn = Math.floor(g.physical / 4096);
+    const frame = this.p2m(gfn);
+    const canWrite = (g.rights & R_W) !== 0 && g.dirty && !this.byGfn.has(gfn);
+    let writable = canWrite;
+    if (this.logDirty !== undefined) {
+      // Log-dirty: writable only once this epoch's first write has been recorded.
+      writable = canWrite && write;
+      if (writable) this.markDirty(gfn);
+    }
+    let low = P | A | (g.rights & R_U ? US : 0) | (g.global ? G : 0) | (canWrite ? SW_WRITABLE : 0);
+    if (writable) low |= RW | (write ? D : 0);
+    const xd = (g.rights & R_XD) !== 0 ? 0x8000_0000 : 0;
+    host.write32(at, ((frame % U32) | low) >>> 0);
+    host.write32(at + 4, (Math.floor(frame / U32) | xd | (g.protectionKey << 27)) >>> 0);
+    this.lock.charge(1);
+    let set = this.rmap.get(gfn);
+    if (set === undefined) {
+      set = new Set();
+      this.rmap.set(gfn, set);
+    }
+    set.add(at);
+    this.leafGfn.set(at, gfn);
+    if (writable && this.logDirty !== undefined) {
+      const i = index(1, hi, lo);
+      page.marker |= 1 << Math.floor(i / (512 / this.markerBits));
+      this.marked.add(page);
+      if (this.logDirty === 'write-fault-prediction') this.predict(page, i);
+    }
+    return existed;
+  }
+
+  // Histase: make entries within his_stride ahead and his_stride/3 behind writable, marked
+  // Predict with D clear, when the guest allows the write.
+  private predict(page: ShadowPage, i: number): void {
+    if (page.hisStride <= 0) return;
+    const ahead = Math.round(page.hisStride);
+    const behind = Math.floor(page.hisStride / 3);
+    for (let j = Math.max(0, i - behind); j <= Math.min(511, i + ahead); j++) {
+      if (j === i) continue;
+      const at = page.hpa + j * 8;
+      const lo = this.host.read32(at);
+      if ((lo & (P | RW | SW_WRITABLE)) !== (P | SW_WRITABLE)) continue;
+      this.host.write32(at, ((lo | RW | SW_PREDICT) & ~D) >>> 0);
+      this.predictedList.push(at);
+      this.stats.predicted++;
+      page.marker |= 1 << Math.floor(j / (512 / this.markerBits));
+      this.lock.charge(1);
+    }
+  }
+
+  // The first guest frame of the part of a guest large page that a direct table at `level`
+  // covers (2^(12 + 9 * level) bytes).
+  private directBase(frame: number, pageSize: number, lo: number, level: number): number {
+    const span = 2 ** (12 + 9 * level);
+    const offset = lo % pageSize;
+    return (frame + offset - (offset % span)) / 4096;
+  }
+
+  private zapLeaf(at: number, lo: number): void {
+    const gfn = this.leafGfn.get(at);
+    if (gfn !== undefined) {
+      // A written entry dropped mid-epoch must not lose its dirty page.
+      if ((lo & (RW | D)) === (RW | D)) this.markDirty(gfn);
+      this.rmap.get(gfn)?.delete(at);
+      this.leafGfn.delete(at);
+    }
+    this.host.write32(at, 0);
+    this.host.write32(at + 4, 0);
+    this.lock.charge(1);
+  }
+
+  private zap(at: number): void {
+    const lo = this.host.read32(at);
+    if ((lo & P) === 0) return;
+    const owner = this.pages.get(Math.floor(at / 4096) * 4096);
+    if (owner !== undefined && owner.level === 1) {
+      this.zapLeaf(at, lo);
+      return;
+    }
+    const childHpa = (this.host.read32(at + 4) & 0xf_ffff) * U32 + ((lo & 0xffff_f000) >>> 0);
+    this.host.write32(at, 0);
+    this.host.write32(at + 4, 0);
+    this.lock.charge(1);
+    const child = this.pages.get(childHpa);
+    if (child === undefined) return;
+    child.parents.delete(at);
+    if (child.parents.size === 0 && !child.root) this.freePage(child);
+  }
+
+  private freePage(page: ShadowPage): void {
+    for (let i = 0; i < 512; i++) this.zap(page.hpa + i * 8);
+    this.pages.delete(page.hpa);
+    this.byKey.delete(page.key);
+    this.marked.delete(page);
+    if (!page.direct) {
+      const set = this.byGfn.get(page.gfn);
+      set?.delete(page);
+      if (set !== undefined && set.size === 0) this.byGfn.delete(page.gfn);
+    }
+    this.free.push(page.hpa);
+    this.stats.pagesFreed++;
+  }
+}
+
+function index(level: number, hi: number, lo: number): number {
+  if (level === 1) return (lo >>> 12) & 0x1ff;
+  if (level === 2) return (lo >>> 21) & 0x1ff;
+  if (level === 3) return ((hi & 0x7f) << 2) | (lo >>> 30);
+  return (hi >>> 7) & 0x1ff;
+}
