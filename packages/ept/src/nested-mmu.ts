@@ -218,6 +218,47 @@ export class NestedMmu {
   }
 
   /**
+   * Guest MOV to CR0, MOV to CR4 or WRMSR IA32_EFER, and RFLAGS changes. A change of a bit that
+   * alters translation (CR0.PG/WP/CD/NW, CR4.PSE/PAE/PGE/PCIDE/SMEP/SMAP/PKE/LA57/PKS,
+   * EFER.LME/NXE) invalidates every combined TLB and combined paging-structure-cache entry of
+   * the current VPID (all EP4TAs): at least what SDM Vol. 3A §4.10.4.1 requires, and
+   * invalidating more is always allowed. Rights are checked at use, so WP/SMEP/SMAP changes
+   * need no flush for correctness; they are included for simplicity. In PAE mode the PDPTEs are
+   * (re)loaded through EPT; a failed load leaves the registers unchanged.
+   *
+   * @param regs - the registers to change
+   * @returns `WalkOutcome.OK` or the PDPTE-load failure
+   */
+  setRegisters(regs: { cr0?: number; cr4?: number; efer?: number; rflags?: number }): number {
+    const s = this.state;
+    const old = [s.cr0, s.cr4, s.efer] as const;
+    if (regs.cr0 !== undefined) s.setCr0(regs.cr0);
+    if (regs.cr4 !== undefined) s.setCr4(regs.cr4);
+    if (regs.efer !== undefined) s.setEfer(regs.efer);
+    if (regs.rflags !== undefined) s.setRflags(regs.rflags);
+    const changed = s.cr0 !== old[0] || s.cr4 !== old[1] || s.efer !== old[2];
+    if (changed && s.mode === PagingMode.PAE) {
+      const loaded = this.ept.loadPdptes(s);
+      if (loaded !== WalkOutcome.OK) {
+        s.setCr0(old[0]);
+        s.setCr4(old[1]);
+        s.setEfer(old[2]);
+        return loaded;
+      }
+    }
+    if (changed) this.invalidateWhere((ctx) => this.sameVpid(ctx), true);
+    return WalkOutcome.OK;
+  }
+
+  /**
+   * A VM entry or VM exit: with VPID 0 (VPIDs not in use), every transition invalidates the
+   * linear and combined mappings of VPID 0000H (SDM Vol. 3C §29.1); with another VPID nothing.
+   */
+  vmTransition(): void {
+    if (this.vpidValue === 0) this.invalidateWhere((ctx) => this.vpidOf(ctx) === 0, true);
+  }
+
+  /**
    * Guest INVLPG: combined TLB entries for the page (current PCID, and global ones) and every
    * combined paging-structure-cache entry of the current PCID, for the current VPID and every
    * EP4TA (SDM Vol. 3C §29.4.3.1).

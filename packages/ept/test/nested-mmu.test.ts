@@ -98,7 +98,10 @@ describe('NestedMmu', () => {
     mmu.translate(hiOf, loOf(1), 0);
     putGuest(host, ptes[0]!, 0x10_5000n | 0x167n);
     putGuest(host, ptes[1]!, 0x10_6000n | 0x67n);
-    const phys = (i: number) => (mmu.translate(hiOf, loOf(i), 0), mmu.result.physical);
+    const phys = (i: number) => {
+      mmu.translate(hiOf, loOf(i), 0);
+      return mmu.result.physical;
+    };
     mmu.setContext(2);
     expect([phys(0), phys(1)]).toEqual([0x10_5000, 0x10_6000]); // VPID 2 sees memory
     mmu.setContext(1);
@@ -117,6 +120,27 @@ describe('NestedMmu', () => {
     putGuest(host, ptes[1]!, 0x10_7000n | 0x67n);
     expect(mmu.invvpid(2, 0)).toBe(true); // all contexts
     expect(phys(1)).toBe(0x10_7000);
+  });
+
+  it('VPID 0 is flushed by every VM transition; register changes flush the VPID', () => {
+    const { mmu, host, ptes } = setup();
+    mmu.setContext(0);
+    mmu.translate(hiOf, loOf(2), 0);
+    putGuest(host, ptes[2]!, 0x10_8000n | 0x67n);
+    mmu.translate(hiOf, loOf(2), 0);
+    expect(mmu.result.physical).toBe(0x10_2000);
+    mmu.vmTransition();
+    mmu.translate(hiOf, loOf(2), 0);
+    expect(mmu.result.physical).toBe(0x10_8000);
+    mmu.setContext(1);
+    mmu.translate(hiOf, loOf(2), 0);
+    putGuest(host, ptes[2]!, 0x10_9000n | 0x67n);
+    mmu.vmTransition(); // VPID 1: no effect
+    mmu.translate(hiOf, loOf(2), 0);
+    expect(mmu.result.physical).toBe(0x10_8000);
+    expect(mmu.setRegisters({ cr4: CR4.PAE })).toBe(WalkOutcome.OK); // PGE 1 -> 0
+    mmu.translate(hiOf, loOf(2), 0);
+    expect(mmu.result.physical).toBe(0x10_9000);
   });
 
   it('guest INVLPG and MOV to CR3 invalidate combined entries', () => {
