@@ -15,9 +15,10 @@ import {
 } from '@vmkit/paging';
 import { type EptFeatures, type ResolvedEptFeatures, resolveEptFeatures } from './capabilities.js';
 import { EPT, EPT_SUPPRESS_VE_HI, EPT_QUALIFICATION as Q } from './constants.js';
+import { EntryChecks, MISCONFIGURATION_CAUSES } from './entry-checks.js';
 import { checkEptp, decodeEptp } from './eptp.js';
 import { EptError } from './errors.js';
-import { EptExit, type EptMisconfigurationCause, EptOutcome } from './exit.js';
+import { EptExit, EptOutcome } from './exit.js';
 import { REF_GUEST, REF_WRITE, ReferenceLog } from './reference-log.js';
 import { EptStats } from './stats.js';
 
@@ -25,14 +26,6 @@ const U32 = 0x1_0000_0000;
 // Bytes covered by one entry at each level (index 1..5).
 const SPAN = [0, 2 ** 12, 2 ** 21, 2 ** 30, 2 ** 39, 2 ** 48];
 const RIGHTS = EPT.R | EPT.W | EPT.X | EPT.XU;
-// Misconfiguration causes by code (0 = none).
-const CAUSES: readonly (EptMisconfigurationCause | undefined)[] = [
-  undefined,
-  'WRITE_WITHOUT_READ',
-  'EXECUTE_ONLY',
-  'RESERVED',
-  'MEMORY_TYPE',
-];
 
 /** Geometry of the EPT caches; `ways: 0` (the default everywhere) disables one. */
 export interface EptCacheConfig {
@@ -111,8 +104,7 @@ export class Ept implements SecondStage {
   private ad = false;
   private context = 0;
   private readonly contexts = new Map<number, number>();
-  private readonly rsvLo = new Int32Array(12);
-  private readonly rsvHi = new Int32Array(12);
+  private readonly checks: EntryChecks;
   private readonly entryAt = new Float64Array(6);
   private readonly entryLo = new Int32Array(6);
   private readonly entryHi = new Int32Array(6);
@@ -151,7 +143,7 @@ export class Ept implements SecondStage {
       new TranslationCache(c.pml4e ?? OFF, r),
       new TranslationCache(c.pml5e ?? OFF, r),
     ];
-    this.buildReservedMasks();
+    this.checks = new EntryChecks(this.features);
     this.setEptp(options.eptp);
   }
 
@@ -404,7 +396,7 @@ export class Ept implements SecondStage {
           return this.violation(gpa, access, acc, linearHi, linearLo, level, eLo, eHi);
         }
         const leaf = level === 1 || (level <= 3 && (eLo & EPT.PS) !== 0);
-        const cause = this.misconfiguration(eLo, eHi, level, leaf);
+        const cause = this.checks.misconfiguration(eLo, eHi, level, leaf);
         if (cause !== 0) return this.misconfigured(gpa, access, level, eLo, eHi, cause);
         if (leaf) break;
         table = (eHi & 0xf_ffff) * U32 + ((eLo & 0xffff_f000) >>> 0);
@@ -486,48 +478,6 @@ export class Ept implements SecondStage {
     }
   }
 
-  // §29.3.3.1: the misconfiguration conditions of a present entry; 0 when none holds.
-  private misconfiguration(lo: number, hi: number, level: number, leaf: boolean): number {
-    if ((lo & 3) === 2) return 1;
-    if (
-      !this.features.executeOnly &&
-      (lo & 3) === 0 &&
-      ((lo & EPT.X) !== 0 || (this.features.modeBasedExecute && (lo & EPT.XU) !== 0))
-    ) {
-      return 2;
-    }
-    const k = level === 1 ? 2 : level * 2 + ((lo >>> 7) & 1);
-    if (((lo & this.rsvLo[k]!) | (hi & this.rsvHi[k]!)) !== 0) return 3;
-    if (leaf) {
-      const type = (lo >>> 3) & 7;
-      if (type === 2 || type === 3 || type === 7) return 4;
-    }
-    return 0;
-  }
-
-  private buildReservedMasks(): void {
-    const f = this.features;
-    // Bits 51:MAXPHYADDR, in the high half.
-    const hiMask = 0xf_ffff & ~((1 << (f.maxPhyAddr - 32)) - 1);
-    for (let level = 1; level <= 5; level++) {
-      for (let ps = 0; ps <= 1; ps++) {
-        const k = level * 2 + ps;
-        let lo: number;
-        if (level >= 4)
-          lo = 0xf8; // PML5E/PML4E: bits 7:3 (bit 7 included).
-        else if (level === 1)
-          lo = 0; // PTE: bit 7 ignored; 5:3 memory type, 6 IPAT.
-        else if (ps === 0)
-          lo = 0x78; // PDPTE/PDE referencing a table: bits 6:3.
-        else if (level === 3)
-          lo = f.pages1GB ? 0x3fff_f000 : EPT.PS; // 1-GByte page: 29:12.
-        else lo = f.pages2MB ? 0x1f_f000 : EPT.PS; // 2-MByte page: 20:12.
-        this.rsvLo[k] = lo;
-        this.rsvHi[k] = hiMask;
-      }
-    }
-  }
-
   private violation(
     gpa: number,
     access: number,
@@ -606,7 +556,7 @@ export class Ept implements SecondStage {
     e.level = level;
     e.entryLo = eLo >>> 0;
     e.entryHi = eHi >>> 0;
-    e.cause = CAUSES[cause];
+    e.cause = MISCONFIGURATION_CAUSES[cause];
     e.convertToVe = false;
     this.stats.misconfigurations++;
     this.abandonUpdates(access);
