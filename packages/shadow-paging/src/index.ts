@@ -1,8 +1,7 @@
 export { ShadowError, type ShadowErrorCode } from './errors.js';
 export { GuestView, type P2m } from './guest-view.js';
+export type { LogDirtyOptions, LogDirtyStrategy } from './log-dirty.js';
 export {
-  type LogDirtyOptions,
-  type LogDirtyStrategy,
   type ShadowMemoryRange,
   ShadowMmu,
   type ShadowMmuOptions,

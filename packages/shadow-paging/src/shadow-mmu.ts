@@ -10,21 +10,11 @@ import {
 import { CR0, CR4 } from '@vmkit/x86';
 import { ShadowError } from './errors.js';
 import { GuestView, type P2m } from './guest-view.js';
+import { LogDirty, type LogDirtyOptions } from './log-dirty.js';
+import { A, D, G, P, RW, SW_PREDICT, SW_WRITABLE, US } from './spte.js';
 import { ShadowFaultKind, ShadowLock, ShadowStats } from './stats.js';
 
 const U32 = 0x1_0000_0000;
-// Shadow entry bits (hardware format, SDM Vol. 3A Table 4-19/4-20), low half.
-const P = 1;
-const RW = 2;
-const US = 4;
-const A = 0x20;
-const D = 0x40;
-const G = 0x100;
-// Bits 11:9 are ignored by hardware and free for software (§4.5.4): the VMM's own flags.
-/** The guest allows writes (combined R/W, guest D set, not a guest page table). */
-const SW_WRITABLE = 0x200;
-/** Made writable by write-fault prediction (Histase's Predict bit). */
-const SW_PREDICT = 0x400;
 const NON_LEAF = P | RW | US | A;
 // Rights as paging's WalkResult.rights: bit 0 writable, bit 1 user, bit 2 XD.
 const R_W = 1;
@@ -46,19 +36,6 @@ export const ShadowOutcome = {
   /** The guest-physical address `result.physical` has no RAM: emulate the MMIO access. */
   MMIO: 5,
 } as const;
-
-/** Log-dirty strategies of seed 004 (Zhu et al., Taiji HBFT). */
-export type LogDirtyStrategy = 'original' | 'read-fault-reduction' | 'write-fault-prediction';
-
-/** Options of {@link ShadowMmu.startLogDirty}. */
-export interface LogDirtyOptions {
-  /** The strategy. */
-  readonly strategy: LogDirtyStrategy;
-  /** Bits of the per-L1-table marker (segments of 512 / bits entries); default 8. */
-  readonly markerBits?: number;
-  /** EWMA weight of the history in his_stride; default 0.7. */
-  readonly alpha?: number;
-}
 
 /** A host-physical range `[base, limit)` for shadow tables. */
 export interface ShadowMemoryRange {
@@ -155,13 +132,7 @@ export class ShadowMmu {
   private readonly roots = new Map<number, ShadowPage>();
   private readonly rootCache: number;
   private current: ShadowPage;
-  // Log-dirty state.
-  private logDirty: LogDirtyStrategy | undefined;
-  private markerBits = 8;
-  private alpha = 0.7;
-  private readonly epochDirty = new Set<number>();
-  private readonly marked = new Set<ShadowPage>();
-  private predictedList: number[] = [];
+  private logDirty: LogDirty | undefined;
 
   /**
    * @param host - host-physical memory (guest RAM through the P2M, and the shadow tables)
@@ -403,34 +374,18 @@ export class ShadowMmu {
    * @param options - strategy, marker width, EWMA alpha
    */
   startLogDirty(options: LogDirtyOptions): void {
-    const bits = options.markerBits ?? 8;
-    const alpha = options.alpha ?? 0.7;
-    if (![1, 2, 4, 8, 16, 32].includes(bits) || !(alpha >= 0 && alpha < 1)) {
-      throw new ShadowError(
-        'INVALID_CONFIG',
-        'marker bits must divide 512 (1..32), 0 <= alpha < 1',
-      );
-    }
-    this.logDirty = options.strategy;
-    this.markerBits = bits;
-    this.alpha = alpha;
-    this.epochDirty.clear();
-    this.predictedList = [];
+    const log = new LogDirty(options, this.host, this.stats, this.lock);
+    this.logDirty = log;
     this.lock.acquire();
     // Every present leaf may be writable: revoke all (a full scan, once).
-    for (const page of this.pages.values()) {
-      if (page.level !== 1) continue;
-      page.marker = (2 ** bits - 1) >>> 0;
-      this.marked.add(page);
-    }
-    this.revokeMarked(false);
+    for (const page of this.pages.values()) if (page.level === 1) log.markAll(page);
+    log.revokeMarked(false);
     this.lock.release();
   }
 
   /** Stops log-dirty mode. */
   stopLogDirty(): void {
     this.logDirty = undefined;
-    this.epochDirty.clear();
   }
 
   /**
@@ -443,68 +398,16 @@ export class ShadowMmu {
    * @returns the dirty guest frame numbers, ascending
    */
   harvest(): number[] {
-    if (this.logDirty === undefined)
-      throw new ShadowError('INVALID_ARGUMENT', 'log-dirty mode is off');
+    const log = this.logDirty;
+    if (log === undefined) throw new ShadowError('INVALID_ARGUMENT', 'log-dirty mode is off');
     this.lock.acquire();
-    const stats = this.stats;
-    // Histase: predicted entries that were written carry the hardware D flag.
-    for (const at of this.predictedList) {
-      const lo = this.host.read32(at);
-      if ((lo & (P | SW_PREDICT)) !== (P | SW_PREDICT)) continue;
-      if ((lo & D) !== 0) {
-        this.markDirty(this.leafGfn.get(at)!);
-        stats.predictedWritten++;
-      }
-      this.host.write32(at, (lo & ~SW_PREDICT) >>> 0);
-    }
-    this.predictedList = [];
+    log.collectPredicted(this.leafGfn);
     // Prepare the next epoch before collecting: entries dropped now belong to this epoch.
-    if (this.logDirty === 'original') this.flushAllHeld();
-    else this.revokeMarked(this.logDirty === 'write-fault-prediction');
-    const dirty = [...this.epochDirty].sort((a, b) => a - b);
-    stats.writtenPages += dirty.length;
-    this.epochDirty.clear();
+    if (log.strategy === 'original') this.flushAllHeld();
+    else log.revokeMarked(log.strategy === 'write-fault-prediction');
+    const dirty = log.takeDirty();
     this.lock.release();
     return dirty;
-  }
-
-  // Revokes write permission in the marked segments of L1 shadow tables, and with `strides`
-  // updates each table's his_stride from its ave_stride (runs of written entries).
-  private revokeMarked(strides: boolean): void {
-    const seg = 512 / this.markerBits;
-    for (const page of this.marked) {
-      let runs = 0;
-      let runLength = 0;
-      let written = 0;
-      let inRun = false;
-      for (let b = 0; b < this.markerBits; b++) {
-        if ((page.marker & (1 << b)) === 0) {
-          inRun = false;
-          continue;
-        }
-        for (let i = b * seg; i < (b + 1) * seg; i++) {
-          const at = page.hpa + i * 8;
-          const lo = this.host.read32(at);
-          this.stats.scanned++;
-          const wasWritten = (lo & (P | RW | D)) === (P | RW | D);
-          if (wasWritten) {
-            written++;
-            if (!inRun) runs++;
-            runLength++;
-          }
-          inRun = wasWritten;
-          if ((lo & RW) !== 0) this.host.write32(at, (lo & ~(RW | D | SW_PREDICT)) >>> 0);
-        }
-      }
-      if (strides && runs > 0) {
-        const ave = runLength / runs;
-        page.hisStride =
-          page.hisStride < 0 ? ave : page.hisStride * this.alpha + ave * (1 - this.alpha);
-      }
-      page.marker = 0;
-      this.lock.charge(written);
-    }
-    this.marked.clear();
   }
 
   private flushAllHeld(): void {
@@ -513,7 +416,7 @@ export class ShadowMmu {
   }
 
   private markDirty(gfn: number): void {
-    if (this.logDirty !== undefined) this.epochDirty.add(gfn);
+    this.logDirty?.markDirty(gfn);
   }
 
   private count(kind: number): number {
@@ -669,32 +572,8 @@ export class ShadowMmu {
     }
     set.add(at);
     this.leafGfn.set(at, gfn);
-    if (writable && this.logDirty !== undefined) {
-      const i = index(1, hi, lo);
-      page.marker |= 1 << Math.floor(i / (512 / this.markerBits));
-      this.marked.add(page);
-      if (this.logDirty === 'write-fault-prediction') this.predict(page, i);
-    }
+    if (writable && this.logDirty !== undefined) this.logDirty.madeWritable(page, index(1, hi, lo));
     return existed;
-  }
-
-  // Histase: make entries within his_stride ahead and his_stride/3 behind writable, marked
-  // Predict with D clear, when the guest allows the write.
-  private predict(page: ShadowPage, i: number): void {
-    if (page.hisStride <= 0) return;
-    const ahead = Math.round(page.hisStride);
-    const behind = Math.floor(page.hisStride / 3);
-    for (let j = Math.max(0, i - behind); j <= Math.min(511, i + ahead); j++) {
-      if (j === i) continue;
-      const at = page.hpa + j * 8;
-      const lo = this.host.read32(at);
-      if ((lo & (P | RW | SW_WRITABLE)) !== (P | SW_WRITABLE)) continue;
-      this.host.write32(at, ((lo | RW | SW_PREDICT) & ~D) >>> 0);
-      this.predictedList.push(at);
-      this.stats.predicted++;
-      page.marker |= 1 << Math.floor(j / (512 / this.markerBits));
-      this.lock.charge(1);
-    }
   }
 
   // The first guest frame of the part of a guest large page that a direct table at `level`
@@ -740,7 +619,7 @@ export class ShadowMmu {
     for (let i = 0; i < 512; i++) this.zap(page.hpa + i * 8);
     this.pages.delete(page.hpa);
     this.byKey.delete(page.key);
-    this.marked.delete(page);
+    this.logDirty?.forget(page);
     if (!page.direct) {
       const set = this.byGfn.get(page.gfn);
       set?.delete(page);
