@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ShadowFaultKind } from '../src/index.js';
 import { runEpochs } from './support/dirty-workload.js';
@@ -32,5 +33,25 @@ describe('log-dirty mode (seed 004)', () => {
   });
   it('with markers, read-fault reduction scans only marked segments', () => {
     expect(runs.rfr.stats.scanned).toBeLessThan(12 * 512 * 2);
+  });
+  it('property: random seeds, marker widths, alphas and write ratios never lose (or invent) a dirty page', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('original', 'read-fault-reduction', 'write-fault-prediction' as const),
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        fc.constantFrom(1, 2, 4, 8, 16, 32),
+        fc.double({ min: 0, max: 0.95, noNaN: true }),
+        fc.double({ min: 0.05, max: 1, noNaN: true }),
+        (strategy, seed, markerBits, alpha, writeRatio) => {
+          const r = runEpochs(strategy as 'original', 4, 150, seed, {
+            markerBits,
+            alpha,
+            writeRatio,
+          });
+          expect(r.mismatches).toEqual([]);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

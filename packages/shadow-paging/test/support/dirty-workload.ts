@@ -55,12 +55,18 @@ export function snapshot(mem: ReturnType<typeof host>): Map<number, Uint8Array> 
  * Runs `epochs` epochs of `perEpoch` accesses with the strategy; after each harvest compares
  * with the model: pages stored to, plus pages whose bytes changed. Returns mismatches and stats.
  */
-export function runEpochs(strategy: LogDirtyStrategy, epochs: number, perEpoch: number, seed = 7) {
+export function runEpochs(
+  strategy: LogDirtyStrategy,
+  epochs: number,
+  perEpoch: number,
+  seed = 7,
+  options: { markerBits?: number; alpha?: number; writeRatio?: number } = {},
+) {
   const { mem, shadow } = buildGuest();
   const rand = rng(seed);
   // Warm-up epoch outside log-dirty mode: shadows exist, as in a running VM.
   for (let i = 0; i < DATA_PAGES; i++) shadow.translate(0, 0x40_0000 + i * 4096, 0);
-  shadow.startLogDirty({ strategy });
+  shadow.startLogDirty({ strategy, ...options });
   const mismatches: string[] = [];
   let harvested = 0;
   let before = snapshot(mem);
@@ -70,7 +76,7 @@ export function runEpochs(strategy: LogDirtyStrategy, epochs: number, perEpoch: 
     while (done < perEpoch) {
       const start = Math.floor(rand() * DATA_PAGES);
       const length = 1 + Math.floor(rand() * 24);
-      const write = rand() < 0.6;
+      const write = rand() < (options.writeRatio ?? 0.6);
       for (let k = 0; k < length && done < perEpoch; k++, done++) {
         const page = (start + k) % DATA_PAGES;
         const lo = 0x40_0000 + page * 4096 + 16;
