@@ -121,6 +121,9 @@ export class NestedMmu {
     for (const c of [this.tlb.small, this.tlb.large, this.tlb.huge, ...this.psc.byLevel]) {
       if (c !== undefined) this.extra.set(c, new Float64Array(c.capacity));
     }
+    // A guest that starts in PAE paging has its PDPTE registers loaded from CR3, as the
+    // VM entry that loads the guest state would (a failed load leaves them zero).
+    if (this.state.mode === PagingMode.PAE) this.ept.loadPdptes(this.state);
     this.vpidValue = checkVpid(options.vpid ?? 1);
     this.ctx = this.contextOf(this.vpidValue, this.ept.ep4ta);
   }
@@ -455,7 +458,9 @@ export class NestedMmu {
     const r = this.result;
     const f = this.ept.lastFinal;
     // The combined page is the smaller of the guest page and the EPT page.
-    const size = Math.min(r.pageSize, f.pageSize);
+    let size = Math.min(r.pageSize, f.pageSize);
+    // 32-bit paging tags large entries by 4 MiB: a 2 MiB combined page is cached as 4 KiB.
+    if (size === 0x20_0000 && this.state.mode === PagingMode.BITS32) size = 0x1000;
     let cache: TranslationCache;
     let tag: number;
     if (size === 0x1000) {

@@ -143,6 +143,25 @@ describe('NestedMmu', () => {
     expect(mmu.result.physical).toBe(0x10_9000);
   });
 
+  it('32-bit guest 4 MiB pages over 2 MiB EPT pages: combined entries of 4 KiB', () => {
+    const host = hostMemory();
+    const b = new EptBuilder(host, { tableBase: EPT_TABLES, tableLimit: EPT_TABLES + 0x10_0000 });
+    b.map(0, HOST_OFFSET, GUEST_SIZE, { pageSize: 0x20_0000 });
+    host.write32(HOST_OFFSET + 0x1000, 0x40_0000 | 0x87); // PDE 0: 4 MiB page at 4 MiB
+    host.write32(HOST_OFFSET + 0x1004, 0x80_0000 | 0x87); // PDE 1: 4 MiB page at 8 MiB
+    const mmu = new NestedMmu(host, {
+      eptp: b.eptp(),
+      guest: { cr0: CR0.PG | CR0.PE, cr4: CR4.PSE, cr3: 0x1000n },
+    });
+    expect(mmu.translate(0, 0x20_0010, 0)).toBe(WalkOutcome.OK);
+    expect(mmu.result.physical).toBe(0x60_0010);
+    expect(mmu.translate(0, 0x40_0010, 0)).toBe(WalkOutcome.OK);
+    expect(mmu.result.physical).toBe(0x80_0010);
+    expect(mmu.translate(0, 0x20_0020, 0)).toBe(WalkOutcome.OK);
+    expect(mmu.result.hostPhysical).toBe(HOST_OFFSET + 0x60_0020);
+    expect(mmu.stats.hits).toBe(1);
+  });
+
   it('guest INVLPG and MOV to CR3 invalidate combined entries', () => {
     const { mmu, host, ptes } = setup();
     mmu.translate(hiOf, loOf(3), 0);
