@@ -48,6 +48,14 @@ export {
   encodeExitReason,
 } from './exit-reason.js';
 export {
+  ActivityState,
+  activityState,
+  decodeInterruptibilityState,
+  encodeInterruptibilityState,
+  type InterruptibilityState,
+  interruptWindowCausesExit,
+} from './guest-state.js';
+export {
   AddressSize,
   type DescriptorTableInfo,
   DescriptorTableInstruction,

@@ -5,6 +5,7 @@ import * as api from '../src/index.js';
 it('exports exactly the public API', () => {
   expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
     [
+      "ActivityState",
       "AddressSize",
       "ApicAccessType",
       "BasicExitReason",
@@ -35,6 +36,7 @@ it('exports exactly the public API', () => {
       "VmEntryControls",
       "VmExitControls",
       "VmxError",
+      "activityState",
       "adjustControl",
       "basicExitReasonName",
       "capabilityMsrFor",
@@ -54,6 +56,7 @@ it('exports exactly the public API', () => {
       "decodeExitInterruptionInfo",
       "decodeExitReason",
       "decodeIdtVectoringInfo",
+      "decodeInterruptibilityState",
       "decodeInvalidationInfo",
       "decodeIoQualification",
       "decodeMovDrQualification",
@@ -72,6 +75,7 @@ it('exports exactly the public API', () => {
       "encodeExitInterruptionInfo",
       "encodeExitReason",
       "encodeIdtVectoringInfo",
+      "encodeInterruptibilityState",
       "encodeInvalidationInfo",
       "encodeIoQualification",
       "encodeMovDrQualification",
@@ -81,6 +85,7 @@ it('exports exactly the public API', () => {
       "encodeTaskSwitchQualification",
       "exceptionCausesExit",
       "guestReadsControlRegister",
+      "interruptWindowCausesExit",
       "ioInstructionCausesExit",
       "lmswCausesExit",
       "movToControlRegisterCausesExit",

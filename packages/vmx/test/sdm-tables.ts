@@ -343,3 +343,12 @@ export function keyOf(name: string): string {
     .replace(/[^A-Z0-9]+/g, '_')
     .replace(/^_|_$/g, '');
 }
+
+/** SDM Vol. 3C §25.4.2 Table 25-3, "Format of Interruptibility State". */
+export const TABLE_25_3: Layout = [
+  ['blockingBySti', 0, 0],
+  ['blockingByMovSs', 1, 1],
+  ['blockingBySmi', 2, 2],
+  ['blockingByNmi', 3, 3],
+  ['enclaveInterruption', 4, 4],
+];
