@@ -2,11 +2,18 @@
 import { VmxError } from './errors.js';
 
 /**
- * Checks that a raw field value is an integer in [0, 2^64) as a number, and returns its low
- * 32 bits. Every layout this package decodes defines bits 31:0 only (bits 63:32 of the natural-
- * width exit qualification are "not currently defined"), so the low half is all that matters.
+ * Checks that a raw field value is a non-negative safe integer (number) or a bigint in
+ * [0, 2^64), and returns its low 32 bits. Every layout this package decodes defines bits 31:0
+ * only (bits 63:32 of the natural-width exit qualification are "not currently defined"), so the
+ * low half is all that matters.
  */
-export function low32(value: number, what: string): number {
+export function low32(value: number | bigint, what: string): number {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value >= 1n << 64n) {
+      throw new VmxError('INVALID_VALUE', `${what} ${value} is not in [0, 2^64)`);
+    }
+    return Number(value & 0xffff_ffffn);
+  }
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new VmxError('INVALID_VALUE', `${what} ${value} is not a non-negative safe integer`);
   }

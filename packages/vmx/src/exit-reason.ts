@@ -321,7 +321,7 @@ export function encodeExitReason(reason: ExitReason): number {
 /**
  * Decodes the exit-reason field. Undefined bits are ignored.
  *
- * @param value - the 32-bit field value
+ * @param value - the 32-bit field value (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -329,7 +329,7 @@ export function encodeExitReason(reason: ExitReason): number {
  * decodeExitReason(0x8000_0021).vmEntryFailure; // true
  * ```
  */
-export function decodeExitReason(value: number): ExitReason {
+export function decodeExitReason(value: number | bigint): ExitReason {
   const v = low32(value, 'exit reason');
   return {
     basic: v & 0xffff,

@@ -54,7 +54,7 @@ export function encodeInterruptibilityState(s: InterruptibilityState): number {
 /**
  * Decodes the interruptibility-state field. Reserved bits are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -62,7 +62,7 @@ export function encodeInterruptibilityState(s: InterruptibilityState): number {
  * decodeInterruptibilityState(2).blockingByMovSs; // true
  * ```
  */
-export function decodeInterruptibilityState(value: number): InterruptibilityState {
+export function decodeInterruptibilityState(value: number | bigint): InterruptibilityState {
   const v = low32(value, 'interruptibility state');
   return {
     blockingBySti: (v & 1) === 1,

@@ -38,6 +38,7 @@ export {
 } from './cr-masks.js';
 export { VmxError, type VmxErrorCode } from './errors.js';
 export { exceptionCausesExit } from './exception-bitmap.js';
+export { describeVmExit, type VmExitInformation } from './exit-information.js';
 export {
   BasicExitReason,
   type BasicExitReasonNumber,
@@ -61,20 +62,25 @@ export {
   DescriptorTableInstruction,
   decodeDescriptorTableInfo,
   decodeInvalidationInfo,
+  decodeMemoryOperandInfo,
   decodeRandomInfo,
   decodeSegmentTableInfo,
   decodeStringIoInfo,
+  decodeVmreadVmwriteInfo,
   encodeDescriptorTableInfo,
   encodeInvalidationInfo,
+  encodeMemoryOperandInfo,
   encodeRandomInfo,
   encodeSegmentTableInfo,
   encodeStringIoInfo,
+  encodeVmreadVmwriteInfo,
   type InvalidationInfo,
   type MemoryOperandInfo,
   type RandomInfo,
   type SegmentTableInfo,
   SegmentTableInstruction,
   type StringIoInfo,
+  type VmreadVmwriteInfo,
 } from './instruction-information.js';
 export {
   checkEntryInterruption,

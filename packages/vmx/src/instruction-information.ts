@@ -89,7 +89,7 @@ export function encodeInvalidationInfo(i: InvalidationInfo): number {
  * Decodes the instruction information of INVEPT, INVPCID or INVVPID. Undefined bits are
  * ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -97,7 +97,7 @@ export function encodeInvalidationInfo(i: InvalidationInfo): number {
  * decodeInvalidationInfo(0x01c1_8100).baseRegister; // 3 (RBX)
  * ```
  */
-export function decodeInvalidationInfo(value: number): InvalidationInfo {
+export function decodeInvalidationInfo(value: number | bigint): InvalidationInfo {
   const v = low32(value, 'instruction information');
   return { ...decodeMemoryOperand(v), reg2: v >>> 28 };
 }
@@ -147,7 +147,7 @@ export function encodeDescriptorTableInfo(i: DescriptorTableInfo): number {
 /**
  * Decodes the instruction information of LIDT, LGDT, SIDT or SGDT. Undefined bits are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -155,7 +155,7 @@ export function encodeDescriptorTableInfo(i: DescriptorTableInfo): number {
  * decodeDescriptorTableInfo(0x2040_8100).instruction; // 2 (LGDT)
  * ```
  */
-export function decodeDescriptorTableInfo(value: number): DescriptorTableInfo {
+export function decodeDescriptorTableInfo(value: number | bigint): DescriptorTableInfo {
   const v = low32(value, 'instruction information');
   return {
     ...decodeMemoryOperand(v),
@@ -213,7 +213,7 @@ export function encodeSegmentTableInfo(i: SegmentTableInfo): number {
 /**
  * Decodes the instruction information of LLDT, LTR, SLDT or STR. Undefined bits are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -221,7 +221,7 @@ export function encodeSegmentTableInfo(i: SegmentTableInfo): number {
  * decodeSegmentTableInfo(0x3000_0400).register; // true
  * ```
  */
-export function decodeSegmentTableInfo(value: number): SegmentTableInfo {
+export function decodeSegmentTableInfo(value: number | bigint): SegmentTableInfo {
   const v = low32(value, 'instruction information');
   return {
     ...decodeMemoryOperand(v),
@@ -257,7 +257,7 @@ export function encodeStringIoInfo(i: StringIoInfo): number {
 /**
  * Decodes the instruction information of INS or OUTS. Undefined bits are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -265,7 +265,7 @@ export function encodeStringIoInfo(i: StringIoInfo): number {
  * decodeStringIoInfo(0x18100).segment; // 3 (DS)
  * ```
  */
-export function decodeStringIoInfo(value: number): StringIoInfo {
+export function decodeStringIoInfo(value: number | bigint): StringIoInfo {
   const v = low32(value, 'instruction information');
   return { addressSize: (v >>> 7) & 7, segment: (v >>> 15) & 7 };
 }
@@ -296,7 +296,7 @@ export function encodeRandomInfo(i: RandomInfo): number {
 /**
  * Decodes the instruction information of RDRAND or RDSEED. Undefined bits are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -304,7 +304,97 @@ export function encodeRandomInfo(i: RandomInfo): number {
  * decodeRandomInfo(0x1008).destination; // 1 (RCX)
  * ```
  */
-export function decodeRandomInfo(value: number): RandomInfo {
+export function decodeRandomInfo(value: number | bigint): RandomInfo {
   const v = low32(value, 'instruction information');
   return { destination: (v >>> 3) & 0xf, operandSize: (v >>> 11) & 3 };
+}
+
+/**
+ * Encodes the instruction information of VMCLEAR, VMPTRLD, VMPTRST, VMXON, XRSTORS or XSAVES
+ * (SDM Vol. 3C §28.2.5): the memory-operand fields only (bit 10 is cleared to 0, the rest is
+ * undefined).
+ *
+ * @param i - the fields
+ * @returns the 32-bit field
+ * @throws {@link VmxError} `INVALID_FIELD` when a field does not fit
+ * @example
+ * ```ts
+ * // VMPTRLD [RAX] in 64-bit mode, DS
+ * encodeMemoryOperandInfo({ scaling: 0, addressSize: 2, segment: 3, indexRegister: 0,
+ *   indexInvalid: true, baseRegister: 0, baseInvalid: false }); // 0x418100
+ * ```
+ */
+export function encodeMemoryOperandInfo(i: MemoryOperandInfo): number {
+  return encodeMemoryOperand(i) >>> 0;
+}
+
+/**
+ * Decodes the instruction information of VMCLEAR, VMPTRLD, VMPTRST, VMXON, XRSTORS or XSAVES.
+ * Undefined bits are ignored.
+ *
+ * @param value - the 32-bit field (number or bigint)
+ * @returns the fields
+ * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
+ * @example
+ * ```ts
+ * decodeMemoryOperandInfo(0x41_8100).baseRegister; // 0 (RAX)
+ * ```
+ */
+export function decodeMemoryOperandInfo(value: number | bigint): MemoryOperandInfo {
+  return decodeMemoryOperand(low32(value, 'instruction information'));
+}
+
+/** Instruction information for VMREAD and VMWRITE (SDM Vol. 3C §28.2.5). */
+export interface VmreadVmwriteInfo extends MemoryOperandInfo {
+  /** Bits 6:3 Reg1: the register operand of the field value (undefined for memory). */
+  readonly reg1: number;
+  /** Bit 10 mem/reg: false = memory operand, true = register operand. */
+  readonly register: boolean;
+  /** Bits 31:28 Reg2: the register holding the VMCS-field encoding. */
+  readonly reg2: number;
+}
+
+/**
+ * Encodes the instruction information of VMREAD or VMWRITE.
+ *
+ * @param i - the fields
+ * @returns the 32-bit field
+ * @throws {@link VmxError} `INVALID_FIELD` when a field does not fit
+ * @example
+ * ```ts
+ * // VMREAD RBX, RAX (register form)
+ * encodeVmreadVmwriteInfo({ scaling: 0, addressSize: 2, segment: 0, indexRegister: 0,
+ *   indexInvalid: false, baseRegister: 0, baseInvalid: false, reg1: 3, register: true,
+ *   reg2: 0 }); // 0x518
+ * ```
+ */
+export function encodeVmreadVmwriteInfo(i: VmreadVmwriteInfo): number {
+  return (
+    (encodeMemoryOperand(i) |
+      (fit(i.reg1, 4, 'reg1') << 3) |
+      (flag(i.register, 'register') << 10) |
+      (fit(i.reg2, 4, 'reg2') << 28)) >>>
+    0
+  );
+}
+
+/**
+ * Decodes the instruction information of VMREAD or VMWRITE. Undefined bits are ignored.
+ *
+ * @param value - the 32-bit field (number or bigint)
+ * @returns the fields
+ * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
+ * @example
+ * ```ts
+ * decodeVmreadVmwriteInfo(0x518).reg1; // 3 (RBX)
+ * ```
+ */
+export function decodeVmreadVmwriteInfo(value: number | bigint): VmreadVmwriteInfo {
+  const v = low32(value, 'instruction information');
+  return {
+    ...decodeMemoryOperand(v),
+    reg1: (v >>> 3) & 0xf,
+    register: ((v >>> 10) & 1) === 1,
+    reg2: v >>> 28,
+  };
 }

@@ -109,7 +109,7 @@ export function encodeExitInterruptionInfo(i: ExitInterruptionInfo): number {
 /**
  * Decodes the VM-exit interruption-information field. Undefined bits 30:13 are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -117,7 +117,7 @@ export function encodeExitInterruptionInfo(i: ExitInterruptionInfo): number {
  * decodeExitInterruptionInfo(0x8000_0b0e).vector; // 14
  * ```
  */
-export function decodeExitInterruptionInfo(value: number): ExitInterruptionInfo {
+export function decodeExitInterruptionInfo(value: number | bigint): ExitInterruptionInfo {
   const v = low32(value, 'VM-exit interruption information');
   return {
     vector: v & 0xff,
@@ -154,7 +154,7 @@ export function encodeIdtVectoringInfo(i: IdtVectoringInfo): number {
 /**
  * Decodes the IDT-vectoring information field. Undefined bits 30:12 are ignored.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -162,7 +162,7 @@ export function encodeIdtVectoringInfo(i: IdtVectoringInfo): number {
  * decodeIdtVectoringInfo(0x8000_0020).type; // 0 (external interrupt)
  * ```
  */
-export function decodeIdtVectoringInfo(value: number): IdtVectoringInfo {
+export function decodeIdtVectoringInfo(value: number | bigint): IdtVectoringInfo {
   const v = low32(value, 'IDT-vectoring information');
   return {
     vector: v & 0xff,
@@ -199,7 +199,7 @@ export function encodeEntryInterruptionInfo(i: EntryInterruptionInfo): number {
  * Decodes the VM-entry interruption-information field. Reserved bits 30:12 are ignored here;
  * {@link checkEntryInterruption} reports them.
  *
- * @param value - the 32-bit field
+ * @param value - the 32-bit field (number or bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -207,7 +207,7 @@ export function encodeEntryInterruptionInfo(i: EntryInterruptionInfo): number {
  * decodeEntryInterruptionInfo(0x8000_0b0d).deliverErrorCode; // true
  * ```
  */
-export function decodeEntryInterruptionInfo(value: number): EntryInterruptionInfo {
+export function decodeEntryInterruptionInfo(value: number | bigint): EntryInterruptionInfo {
   const v = low32(value, 'VM-entry interruption information');
   return {
     vector: v & 0xff,

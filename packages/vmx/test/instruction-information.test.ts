@@ -5,14 +5,18 @@ import {
   DescriptorTableInstruction,
   decodeDescriptorTableInfo,
   decodeInvalidationInfo,
+  decodeMemoryOperandInfo,
   decodeRandomInfo,
   decodeSegmentTableInfo,
   decodeStringIoInfo,
+  decodeVmreadVmwriteInfo,
   encodeDescriptorTableInfo,
   encodeInvalidationInfo,
+  encodeMemoryOperandInfo,
   encodeRandomInfo,
   encodeSegmentTableInfo,
   encodeStringIoInfo,
+  encodeVmreadVmwriteInfo,
   SegmentRegister,
   SegmentTableInstruction,
   VmxError,
@@ -24,6 +28,8 @@ import {
   INFO_RANDOM,
   INFO_SEGMENT_TABLE,
   INFO_STRING_IO,
+  INFO_VMREAD_VMWRITE,
+  INFO_VMX_MEMORY,
   type Layout,
 } from './sdm-tables.js';
 
@@ -84,6 +90,20 @@ const cases: ReadonlyArray<{
     flags: [],
     encode: encodeRandomInfo,
     decode: decodeRandomInfo,
+  },
+  {
+    name: 'VMCLEAR/VMPTRLD/VMPTRST/VMXON/XRSTORS/XSAVES',
+    layout: INFO_VMX_MEMORY,
+    flags: ['indexInvalid', 'baseInvalid'],
+    encode: encodeMemoryOperandInfo,
+    decode: decodeMemoryOperandInfo,
+  },
+  {
+    name: 'VMREAD/VMWRITE',
+    layout: INFO_VMREAD_VMWRITE,
+    flags: ['indexInvalid', 'baseInvalid', 'register'],
+    encode: encodeVmreadVmwriteInfo,
+    decode: decodeVmreadVmwriteInfo,
   },
 ];
 

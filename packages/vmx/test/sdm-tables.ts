@@ -168,6 +168,17 @@ export const INFO_SEGMENT_TABLE: Layout = [
   ['instruction', 28, 29],
 ];
 
+/** SDM Vol. 3C §28.2.5, instruction information for VMCLEAR, VMPTRLD, VMPTRST, VMXON, XRSTORS, XSAVES. */
+export const INFO_VMX_MEMORY: Layout = MEMORY_OPERAND;
+
+/** SDM Vol. 3C §28.2.5, instruction information for VMREAD and VMWRITE. */
+export const INFO_VMREAD_VMWRITE: Layout = [
+  ...MEMORY_OPERAND,
+  ['reg1', 3, 6],
+  ['register', 10, 10],
+  ['reg2', 28, 31],
+];
+
 /** SDM Vol. 3C §28.2.5, instruction information for INS and OUTS. */
 export const INFO_STRING_IO: Layout = [
   ['addressSize', 7, 9],

@@ -65,7 +65,7 @@ export function encodeApicAccessQualification(q: ApicAccessQualification): numbe
 /**
  * Decodes an APIC-access exit qualification.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a non-integer value or an access type the SDM
  *   does not use
@@ -74,7 +74,7 @@ export function encodeApicAccessQualification(q: ApicAccessQualification): numbe
  * decodeApicAccessQualification(0x10b0).offset; // 0xb0
  * ```
  */
-export function decodeApicAccessQualification(value: number): ApicAccessQualification {
+export function decodeApicAccessQualification(value: number | bigint): ApicAccessQualification {
   const v = low32(value, 'APIC-access qualification');
   const accessType = (v >>> 12) & 0xf;
   if (!USED_TYPES.has(accessType)) {

@@ -70,7 +70,7 @@ export function encodeCrAccessQualification(q: CrAccessQualification): number {
 /**
  * Decodes an exit qualification for a control-register access. Undefined bits are ignored.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -78,7 +78,7 @@ export function encodeCrAccessQualification(q: CrAccessQualification): number {
  * decodeCrAccessQualification(0x303).controlRegister; // 3
  * ```
  */
-export function decodeCrAccessQualification(value: number): CrAccessQualification {
+export function decodeCrAccessQualification(value: number | bigint): CrAccessQualification {
   const v = low32(value, 'CR-access qualification');
   return {
     controlRegister: v & 0xf,

@@ -45,7 +45,7 @@ export function encodeDebugQualification(q: DebugQualification): number {
 /**
  * Decodes a debug-exception exit qualification. Reserved bits are ignored.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -53,7 +53,7 @@ export function encodeDebugQualification(q: DebugQualification): number {
  * decodeDebugQualification(0x4001).breakpoints; // 1 (B0)
  * ```
  */
-export function decodeDebugQualification(value: number): DebugQualification {
+export function decodeDebugQualification(value: number | bigint): DebugQualification {
   const v = low32(value, 'debug-exception qualification');
   return {
     breakpoints: v & 0xf,

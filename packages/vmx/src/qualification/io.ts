@@ -54,7 +54,7 @@ export function encodeIoQualification(q: IoQualification): number {
  * Decodes an exit qualification for an I/O instruction. The size encoding 2 is not used by the
  * SDM (and encodings 4..7 are outside its "0, 1, 3" list), so those are refused.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a non-integer value or the unused size encoding 2
  * @example
@@ -62,7 +62,7 @@ export function encodeIoQualification(q: IoQualification): number {
  * decodeIoQualification(0x0060_0008).port; // 0x60 (IN AL, DX)
  * ```
  */
-export function decodeIoQualification(value: number): IoQualification {
+export function decodeIoQualification(value: number | bigint): IoQualification {
   const v = low32(value, 'I/O qualification');
   const sizeCode = v & 7;
   if (sizeCode !== 0 && sizeCode !== 1 && sizeCode !== 3) {

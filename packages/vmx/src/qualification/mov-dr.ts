@@ -37,7 +37,7 @@ export function encodeMovDrQualification(q: MovDrQualification): number {
 /**
  * Decodes a MOV DR exit qualification. Undefined bits are ignored.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -45,7 +45,7 @@ export function encodeMovDrQualification(q: MovDrQualification): number {
  * decodeMovDrQualification(0x317).fromDr; // true (MOV RBX, DR7)
  * ```
  */
-export function decodeMovDrQualification(value: number): MovDrQualification {
+export function decodeMovDrQualification(value: number | bigint): MovDrQualification {
   const v = low32(value, 'MOV DR qualification');
   return {
     debugRegister: v & 7,

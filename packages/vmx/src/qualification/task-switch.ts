@@ -43,7 +43,7 @@ export function encodeTaskSwitchQualification(q: TaskSwitchQualification): numbe
 /**
  * Decodes a task-switch exit qualification. Undefined bits are ignored.
  *
- * @param value - the qualification
+ * @param value - the qualification (a number, or the natural-width field as a bigint)
  * @returns the fields
  * @throws {@link VmxError} `INVALID_VALUE` for a negative or non-integer value
  * @example
@@ -51,7 +51,7 @@ export function encodeTaskSwitchQualification(q: TaskSwitchQualification): numbe
  * decodeTaskSwitchQualification(0xc000_0030).source; // 3 (task gate in IDT)
  * ```
  */
-export function decodeTaskSwitchQualification(value: number): TaskSwitchQualification {
+export function decodeTaskSwitchQualification(value: number | bigint): TaskSwitchQualification {
   const v = low32(value, 'task-switch qualification');
   return { selector: v & 0xffff, source: (v >>> 30) as 0 | 1 | 2 | 3 };
 }
