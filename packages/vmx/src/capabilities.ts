@@ -306,8 +306,17 @@ export interface ControlFieldViolation extends ControlViolation {
  *   bigint
  * @example
  * ```ts
- * const caps = new Map([[0x480, 0n], [0x481, 0x7f_0000_0016n]]);
- * checkControlFields(fields, (n) => caps.get(n) ?? 0n);
+ * const caps = new Map([
+ *   [0x480, 0n], // IA32_VMX_BASIC: no TRUE MSRs
+ *   [0x481, 0x7f_0000_0016n], // pin-based: default1 bits 1, 2, 4; bits 0-6 may be 1
+ *   [0x482, 0xffff_fffe_0401_e172n],
+ *   [0x483, 0xffff_ffff_0003_6dffn],
+ *   [0x484, 0xffff_ffff_0000_11ffn],
+ * ]);
+ * checkControlFields(
+ *   { pinBased: 0x16, primaryProcessor: 0x0401_e172, vmExit: 0x36dff, vmEntry: 0x11ff | 0x100 },
+ *   (n) => caps.get(n) ?? 0n,
+ * ); // undefined: every control allowed
  * ```
  */
 export function checkControlFields(
