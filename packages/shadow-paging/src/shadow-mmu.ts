@@ -1,10 +1,13 @@
 import type { GuestMemory } from '@vmkit/memory';
 import {
   ACCESS_WRITE,
+  Mmu,
   PageWalker,
   PagingMode,
   PagingState,
   type PagingStateInit,
+  type PscConfig,
+  type TlbConfig,
   WalkOutcome,
 } from '@vmkit/paging';
 import { CR0, CR4 } from '@vmkit/x86';
@@ -55,6 +58,10 @@ export interface ShadowMmuOptions {
   readonly guest: PagingStateInit;
   /** Shadow roots kept for guest CR3 values (bounded cache); default 4. */
   readonly rootCache?: number;
+  /** Geometry of the hardware TLB in front of the shadow tables (paging's defaults). */
+  readonly tlb?: TlbConfig;
+  /** Geometry of the hardware paging-structure caches (paging's defaults). */
+  readonly psc?: PscConfig;
 }
 
 /** The result of a translation (reused). */
@@ -121,8 +128,16 @@ export class ShadowMmu {
   private readonly p2m: P2m;
   private readonly view: GuestView;
   private readonly guestWalker: PageWalker;
-  private readonly hwWalker: PageWalker;
-  private readonly shadowState: PagingState;
+  /**
+   * The guest's MMU hardware: `@vmkit/paging`'s `Mmu` (TLB and paging-structure caches) over
+   * the shadow tables. Its `stats` count TLB hits, misses and walk references.
+   */
+  readonly hardware: Mmu;
+  // Set when a shadow entry lost rights or disappeared: the hardware TLB must be flushed
+  // before the guest runs again (KVM's remote TLB flush).
+  private tlbStale = false;
+  // Guest frame of each host frame mapped by a shadow leaf (for `result.physical` on TLB hits).
+  private readonly hostToGfn = new Map<number, number>();
   private readonly free: number[] = [];
   private readonly pages = new Map<number, ShadowPage>();
   private readonly byKey = new Map<string, ShadowPage>();
@@ -152,13 +167,16 @@ export class ShadowMmu {
     this.p2m = options.p2m;
     this.view = new GuestView(host, options.p2m, (gfn) => this.markDirty(gfn));
     this.guestState = new PagingState(options.guest);
-    this.shadowState = new PagingState({ features: { maxPhyAddr: 52 } });
+    this.hardware = new Mmu(host, {
+      features: { maxPhyAddr: 52 },
+      ...(options.tlb !== undefined ? { tlb: options.tlb } : {}),
+      ...(options.psc !== undefined ? { psc: options.psc } : {}),
+    });
     this.guestWalker = new PageWalker(this.view);
-    this.hwWalker = new PageWalker(host);
     this.checkMode();
     this.syncShadowState();
     this.current = this.rootFor(this.guestRootGfn());
-    this.shadowState.setCr3(BigInt(this.current.hpa));
+    this.hardware.movToCr3(BigInt(this.current.hpa));
   }
 
   /**
@@ -171,7 +189,9 @@ export class ShadowMmu {
     this.lock.acquire();
     this.guestState.setCr3(cr3);
     this.current = this.rootFor(this.guestRootGfn());
-    this.shadowState.setCr3(BigInt(this.current.hpa));
+    // The hardware's MOV to CR3: non-global TLB entries go, global ones stay (as for the guest).
+    this.hardware.movToCr3(BigInt(this.current.hpa));
+    this.flushIfStale();
     this.lock.release();
   }
 
@@ -225,13 +245,12 @@ export class ShadowMmu {
     const r = this.result;
     r.lastFault = -1;
     for (let round = 0; round < 4; round++) {
-      const o = this.hwWalker.walk(this.shadowState, linearHi, linearLo, access);
-      const w = this.hwWalker.result;
+      const o = this.hardware.translate(linearHi, linearLo, access);
       if (o === WalkOutcome.OK) {
+        const hpa = this.hardware.result.physical;
         r.outcome = ShadowOutcome.OK;
-        r.hostPhysical = w.physical;
-        const gfn = this.leafGfn.get(w.entryAddress[1]!)!;
-        r.physical = gfn * 4096 + (linearLo & 0xfff);
+        r.hostPhysical = hpa;
+        r.physical = this.hostToGfn.get(Math.floor(hpa / 4096))! * 4096 + (linearLo & 0xfff);
         return r.outcome;
       }
       if (o !== WalkOutcome.PAGE_FAULT) {
@@ -302,6 +321,7 @@ export class ShadowMmu {
       const existed = this.fill(linearHi >>> 0, linearLo >>> 0, write);
       return this.count(existed ? ShadowFaultKind.WRITE_PROTECT : ShadowFaultKind.NOT_PRESENT);
     } finally {
+      this.flushIfStale();
       this.lock.release();
     }
   }
@@ -330,6 +350,7 @@ export class ShadowMmu {
       for (const page of this.byGfn.get(Math.floor(gpa / 4096)) ?? [])
         this.zap(page.hpa + index * 8);
     } finally {
+      this.flushIfStale();
       this.lock.release();
     }
   }
@@ -343,14 +364,18 @@ export class ShadowMmu {
   invlpg(linearHi: number, linearLo: number): void {
     this.lock.acquire();
     this.stats.invlpgs++;
+    // INVLPG in the hardware too: only this address's TLB entries (an alias through another
+    // linear address may stay stale, as the architecture allows without its own INVLPG).
+    this.hardware.invlpg(linearHi, linearLo);
     let table = this.current.hpa;
     for (let level = 4; level >= 1; level--) {
       const at = table + index(level, linearHi >>> 0, linearLo >>> 0) * 8;
       const lo = this.host.read32(at);
       if ((lo & P) === 0) break;
-      if (level === 1) this.zap(at);
+      if (level === 1) this.zapLeaf(at, lo);
       else table = (this.host.read32(at + 4) & 0xf_ffff) * U32 + ((lo & 0xffff_f000) >>> 0);
     }
+    this.flushIfStale();
     this.lock.release();
   }
 
@@ -359,6 +384,7 @@ export class ShadowMmu {
     this.lock.acquire();
     for (const root of this.roots.values())
       for (let i = 0; i < 512; i++) this.zap(root.hpa + i * 8);
+    this.flushIfStale();
     this.lock.release();
   }
 
@@ -380,6 +406,8 @@ export class ShadowMmu {
     // Every present leaf may be writable: revoke all (a full scan, once).
     for (const page of this.pages.values()) if (page.level === 1) log.markAll(page);
     log.revokeMarked(false);
+    this.tlbStale = true;
+    this.flushIfStale();
     this.lock.release();
   }
 
@@ -405,7 +433,9 @@ export class ShadowMmu {
     // Prepare the next epoch before collecting: entries dropped now belong to this epoch.
     if (log.strategy === 'original') this.flushAllHeld();
     else log.revokeMarked(log.strategy === 'write-fault-prediction');
+    this.tlbStale = true;
     const dirty = log.takeDirty();
+    this.flushIfStale();
     this.lock.release();
     return dirty;
   }
@@ -437,12 +467,22 @@ export class ShadowMmu {
   // The shadow tables are walked with the guest's rights-related registers; PCIDs are not used.
   private syncShadowState(): void {
     const g = this.guestState;
-    const s = this.shadowState;
+    const s = this.hardware.state;
     s.setCr0(g.cr0);
     s.setCr4(g.cr4 & ~(CR4.PCIDE | CR4.LA57));
     s.setEfer(g.efer);
     s.setRflags(g.rflags);
     s.setPkru(g.pkru);
+    // Rights are checked at each use, but a changed mode or CR4.PGE would change what the TLB
+    // holds: start clean.
+    this.hardware.flushAll();
+  }
+
+  private flushIfStale(): void {
+    if (this.tlbStale) {
+      this.hardware.flushAll();
+      this.tlbStale = false;
+    }
   }
 
   private guestRootGfn(): number {
@@ -490,6 +530,7 @@ export class ShadowMmu {
         for (const at of this.rmap.get(gfn) ?? []) {
           const lo = this.host.read32(at);
           this.host.write32(at, (lo & ~(RW | SW_WRITABLE | SW_PREDICT)) >>> 0);
+          this.tlbStale = true;
           this.lock.charge(1);
         }
       }
@@ -572,6 +613,7 @@ export class ShadowMmu {
     }
     set.add(at);
     this.leafGfn.set(at, gfn);
+    this.hostToGfn.set(Math.floor(frame / 4096), gfn);
     if (writable && this.logDirty !== undefined) this.logDirty.madeWritable(page, index(1, hi, lo));
     return existed;
   }
@@ -600,6 +642,7 @@ export class ShadowMmu {
   private zap(at: number): void {
     const lo = this.host.read32(at);
     if ((lo & P) === 0) return;
+    this.tlbStale = true;
     const owner = this.pages.get(Math.floor(at / 4096) * 4096);
     if (owner !== undefined && owner.level === 1) {
       this.zapLeaf(at, lo);
