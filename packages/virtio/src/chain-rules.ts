@@ -1,6 +1,7 @@
+import type { GuestMemory } from '@vmkit/memory';
 import type { Descriptor } from './chain.js';
 import type { VirtioErrorCode } from './errors.js';
-import type { RamMap } from './ram-check.js';
+import { checkRam, type RamMap } from './ram-check.js';
 
 const TWO_POW_32 = 2 ** 32;
 /** An address's high dword must be below this for the address to fit 52 bits. */
@@ -52,4 +53,34 @@ export class ChainCollector {
     }
     return undefined;
   }
+}
+
+/**
+ * The rules for where an indirect table may be, shared by split (§2.7.5.3) and packed (§2.8.7)
+ * rings: its length is a positive multiple of 16, it holds at most `maxEntries` descriptors, and
+ * it is 16-byte aligned inside guest RAM.
+ *
+ * @param mem - guest memory
+ * @param lo - low dword of the table address
+ * @param hi - high dword of the table address
+ * @param len - table length in bytes
+ * @param maxEntries - the most descriptors the table may hold
+ * @returns the rule broken, or `undefined`
+ */
+export function checkIndirectTable(
+  mem: GuestMemory,
+  lo: number,
+  hi: number,
+  len: number,
+  maxEntries: number,
+): ChainViolation | undefined {
+  if (len === 0 || len % 16 !== 0) {
+    return ['INDIRECT_BAD_LENGTH', `indirect table length ${len} is not a positive multiple of 16`];
+  }
+  if (len / 16 > maxEntries) return ['CHAIN_TOO_LONG', `indirect table longer than ${maxEntries}`];
+  const addr = hi * TWO_POW_32 + lo;
+  if (hi >= HIGH_LIMIT || addr % 16 !== 0 || !checkRam(mem, addr, len)) {
+    return ['ADDRESS_OUT_OF_RANGE', `indirect table [${addr}, +${len}) is not in guest RAM`];
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { DeviceStatus, FeatureBit, featureMask, hasFeature, MAX_QUEUE_SIZE } fro
 import type { DeviceContext, VirtioDeviceModel } from './device-model.js';
 import { VirtioError } from './errors.js';
 import { PackedVirtqueue } from './packed-queue.js';
+import { fromFaultState, toFaultState } from './queue-fault.js';
 import type { FaultState, VirtqueueState } from './queue-state.js';
 import { SplitVirtqueue } from './split-queue.js';
 import type { Virtqueue } from './virtqueue.js';
@@ -405,15 +406,7 @@ export class VirtioDevice {
         },
       })),
       live: this.live.map((q) => q?.save() ?? null),
-      ...(e === undefined
-        ? {}
-        : {
-            error: {
-              code: e.code,
-              message: e.message,
-              ...(e.head === undefined ? {} : { head: e.head }),
-            },
-          }),
+      ...(e === undefined ? {} : { error: toFaultState(e) }),
       ...(model === undefined ? {} : { model }),
     };
   }
@@ -441,10 +434,7 @@ export class VirtioDevice {
     this.isrValue = state.isr;
     this.generation = state.generation;
     this.refusedStatusWrites = state.refusedStatusWrites;
-    this.error =
-      state.error === undefined
-        ? undefined
-        : new VirtioError(state.error.code, state.error.message, state.error.head);
+    this.error = fromFaultState(state.error);
     state.queues.forEach((q, i) => {
       const target = this.queues[i]!;
       target.size = q.size;

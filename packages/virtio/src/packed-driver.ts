@@ -1,8 +1,9 @@
 import type { GuestMemory } from '@vmkit/memory';
-import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './constants.js';
+import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT } from './constants.js';
 import { VirtioError } from './errors.js';
 import { needEvent } from './event-idx.js';
 import {
+  eventIndex,
   isValidPackedQueueSize,
   type PackedQueueLayout,
   RING_EVENT_FLAGS_DESC,
@@ -11,7 +12,7 @@ import {
   VIRTQ_DESC_F_AVAIL,
   VIRTQ_DESC_F_USED,
 } from './packed-layout.js';
-import type { BufferSpec, UsedBuffer } from './split-driver.js';
+import { type BufferSpec, bufferParts, type UsedBuffer } from './split-driver.js';
 import type { QueueFeatures } from './split-queue.js';
 
 /** A raw packed-ring descriptor (struct pvirtq_desc, §2.8.13). */
@@ -119,17 +120,7 @@ export class PackedQueueDriver {
     writable: readonly BufferSpec[] = [],
     indirectTable?: number,
   ): number {
-    const parts = [
-      ...readable.map((b) => ({ ...b, flags: 0 })),
-      ...writable.map((b) => ({ ...b, flags: VIRTQ_DESC_F_WRITE })),
-    ];
-    if (parts.length === 0 || parts.length > this.size) {
-      // §2.7.5.3.1 / §2.8: a chain has at least one and at most Queue Size descriptors.
-      throw new VirtioError(
-        'INVALID_ARGUMENT',
-        `a buffer has 1..${this.size} parts, not ${parts.length}`,
-      );
-    }
+    const parts = bufferParts(readable, writable, this.size);
     const needed = indirectTable === undefined ? parts.length : 1;
     if (needed > this.freeSlots || this.freeIds.length === 0) {
       throw new VirtioError('QUEUE_FULL', `${needed} slots needed, ${this.freeSlots} free`);
@@ -186,10 +177,7 @@ export class PackedQueueDriver {
     if (flags === RING_EVENT_FLAGS_ENABLE) return true;
     if (flags === RING_EVENT_FLAGS_DISABLE || !this.eventIdx) return false;
     const offWrap = this.mem.read16(this.layout.deviceEvent);
-    const off = offWrap & 0x7fff;
-    const lapStart = now - this.nextAvail;
-    const event = (lapStart + off - (offWrap >>> 15 === this.availWrap ? 0 : this.size)) & 0xffff;
-    return needEvent(event, now, old);
+    return needEvent(eventIndex(offWrap, this.nextAvail, this.availWrap, now, this.size), now, old);
   }
 
   /**

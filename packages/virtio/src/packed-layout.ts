@@ -57,3 +57,30 @@ export const packedOffsets = {
 export function isValidPackedQueueSize(size: number): boolean {
   return Number.isInteger(size) && size >= 1 && size <= MAX_QUEUE_SIZE;
 }
+
+/**
+ * Whether a descriptor with `flags` is available in the lap whose wrap counter is `wrap`
+ * (§2.8.1): its AVAIL bit equals the counter and its USED bit does not.
+ */
+export function isAvailableIn(flags: number, wrap: number): boolean {
+  const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
+  const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
+  return avail === wrap && used !== wrap;
+}
+
+/**
+ * The free-running (mod 2^16) index of the descriptor an event suppression structure names
+ * (§2.8.10: offset in bits 0-14, wrap counter in bit 15), relative to ring position `pos` in the
+ * lap with wrap counter `posWrap`, whose free-running index is `now`: in the current lap if the
+ * wrap counters match, otherwise in the previous one.
+ */
+export function eventIndex(
+  offWrap: number,
+  pos: number,
+  posWrap: number,
+  now: number,
+  size: number,
+): number {
+  const lapStart = now - pos;
+  return (lapStart + (offWrap & 0x7fff) - (offWrap >>> 15 === posWrap ? 0 : size)) & 0xffff;
+}

@@ -1,10 +1,12 @@
-import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
+import type { GuestMemory } from '@vmkit/memory';
 import { type Descriptor, DescriptorChain } from './chain.js';
-import { ChainCollector, type ChainViolation, HIGH_LIMIT } from './chain-rules.js';
+import { ChainCollector, type ChainViolation, checkIndirectTable } from './chain-rules.js';
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from './constants.js';
-import { VirtioError, type VirtioErrorCode } from './errors.js';
+import { VirtioError } from './errors.js';
 import { needEvent } from './event-idx.js';
 import {
+  eventIndex,
+  isAvailableIn,
   isValidPackedQueueSize,
   PACKED_ALIGNMENT,
   type PackedQueueLayout,
@@ -14,6 +16,7 @@ import {
   VIRTQ_DESC_F_AVAIL,
   VIRTQ_DESC_F_USED,
 } from './packed-layout.js';
+import { fromFaultState, QueueFault, toFaultState } from './queue-fault.js';
 import type { PackedQueueState } from './queue-state.js';
 import { checkRam, RamMap } from './ram-check.js';
 import type { QueueFeatures, QueueOptions } from './split-queue.js';
@@ -56,10 +59,8 @@ export class PackedVirtqueue implements Virtqueue {
   private readonly eventIdx: boolean;
   private readonly indirect: boolean;
   private readonly inOrder: boolean;
-  private readonly onFault: ((error: VirtioError) => void) | undefined;
   private readonly meter: WorkMeter;
   private readonly ram: RamMap;
-  private readonly sink: (error: VirtioError) => void;
   private nextAvail = 0;
   private availWrap = 1;
   private nextUsed = 0;
@@ -68,7 +69,7 @@ export class PackedVirtqueue implements Virtqueue {
   private usedLinear = 0;
   private signalledLinear = 0;
   private notificationsEnabled = true;
-  private faultError: VirtioError | undefined;
+  private readonly faults: QueueFault;
   /** Ring slots each in-flight Buffer ID occupies; 0 when the id is not in flight. */
   private readonly slots: Uint16Array;
   /** With IN_ORDER: ids in the order they were popped. */
@@ -127,23 +128,22 @@ export class PackedVirtqueue implements Virtqueue {
     this.eventIdx = features.eventIdx ?? false;
     this.indirect = features.indirect ?? false;
     this.inOrder = features.inOrder ?? false;
-    this.onFault = options.onFault;
+    this.faults = new QueueFault(options.onFault);
     this.meter = options.meter ?? NO_METER;
     this.ram = new RamMap(mem);
-    this.sink = (e) => this.fail(e);
     this.slots = new Uint16Array(layout.size);
   }
 
   get fault(): VirtioError | undefined {
-    return this.faultError;
+    return this.faults.error;
   }
 
   hasAvailable(): boolean {
-    if (this.faultError !== undefined) return false;
+    if (this.faults.error !== undefined) return false;
     try {
-      return this.isAvailable(this.mem.read16(this.ring + 16 * this.nextAvail + 14));
+      return isAvailableIn(this.mem.read16(this.ring + 16 * this.nextAvail + 14), this.availWrap);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return false;
     }
   }
@@ -153,22 +153,20 @@ export class PackedVirtqueue implements Virtqueue {
     try {
       return this.walk();
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return undefined;
     }
   }
 
   availableWritableBytes(limit: number): number {
-    if (this.faultError !== undefined) return 0;
+    if (this.faults.error !== undefined) return 0;
     let pos = this.nextAvail;
     let wrap = this.availWrap;
     let total = 0;
     try {
       for (let n = 0; n < this.size && total < limit; n++) {
         const flags = this.mem.read16(this.ring + 16 * pos + 14);
-        const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
-        const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
-        if (avail !== wrap || used === wrap) break;
+        if (!isAvailableIn(flags, wrap)) break;
         const found = this.scan(pos, wrap);
         if (found === undefined) return 0;
         for (const d of found.buffers) if (d.writable) total += d.len;
@@ -176,14 +174,14 @@ export class PackedVirtqueue implements Virtqueue {
         wrap = found.wrap;
       }
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return 0;
     }
     return total;
   }
 
   addUsed(id: number, len: number): void {
-    if (this.faultError !== undefined) return;
+    if (this.faults.error !== undefined) return;
     if (!Number.isInteger(len) || len < 0 || len >= TWO_POW_32) {
       throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, id);
     }
@@ -213,7 +211,7 @@ export class PackedVirtqueue implements Virtqueue {
    * @param len - bytes written into the last buffer of the batch
    */
   addUsedBatch(count: number, len: number): void {
-    if (this.faultError !== undefined) return;
+    if (this.faults.error !== undefined) return;
     if (!this.inOrder) {
       throw new VirtioError('INVALID_STATE', 'batched used descriptors need VIRTIO_F_IN_ORDER');
     }
@@ -234,7 +232,7 @@ export class PackedVirtqueue implements Virtqueue {
   }
 
   needsNotification(): boolean {
-    if (this.faultError !== undefined) return false;
+    if (this.faults.error !== undefined) return false;
     const old = this.signalledLinear;
     const now = this.usedLinear;
     this.signalledLinear = now;
@@ -245,30 +243,23 @@ export class PackedVirtqueue implements Virtqueue {
       if (flags !== RING_EVENT_FLAGS_DESC || !this.eventIdx) return false;
       // §2.8.10: notify when the descriptor at (offset, wrap) was among those just used.
       const offWrap = this.mem.read16(this.driverEvent);
-      const event = this.linear(
-        offWrap & 0x7fff,
-        offWrap >>> 15,
-        this.nextUsed,
-        this.usedWrap,
-        now,
-      );
-      return needEvent(event, now, old);
+      return needEvent(eventIndex(offWrap, this.nextUsed, this.usedWrap, now, this.size), now, old);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return false;
     }
   }
 
   disableNotification(): void {
     this.notificationsEnabled = false;
-    if (this.faultError !== undefined) return;
-    this.guard(() => this.mem.write16(this.deviceEvent + 2, RING_EVENT_FLAGS_DISABLE));
+    if (this.faults.error !== undefined) return;
+    this.faults.guard(() => this.mem.write16(this.deviceEvent + 2, RING_EVENT_FLAGS_DISABLE));
   }
 
   enableNotification(): boolean {
     this.notificationsEnabled = true;
-    if (this.faultError !== undefined) return false;
-    this.guard(() => {
+    if (this.faults.error !== undefined) return false;
+    this.faults.guard(() => {
       if (!this.eventIdx) return this.writeDeviceEvent();
       // Wait for the first descriptor not yet made available: skip over the ones already there
       // (the re-check below finds them), as QEMU's shadow available index does.
@@ -276,9 +267,7 @@ export class PackedVirtqueue implements Virtqueue {
       let wrap = this.availWrap;
       for (let n = 0; n < this.size; n++) {
         const flags = this.mem.read16(this.ring + 16 * pos + 14);
-        const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
-        const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
-        if (avail !== wrap || used === wrap) break;
+        if (!isAvailableIn(flags, wrap)) break;
         pos++;
         if (pos === this.size) {
           pos = 0;
@@ -301,7 +290,7 @@ export class PackedVirtqueue implements Virtqueue {
     if (this.slots.some((n) => n !== 0)) {
       throw new VirtioError('INVALID_STATE', 'buffers in flight');
     }
-    const f = this.faultError;
+    const f = this.faults.error;
     return {
       kind: 'packed',
       layout: {
@@ -318,15 +307,7 @@ export class PackedVirtqueue implements Virtqueue {
       usedLinear: this.usedLinear,
       signalledLinear: this.signalledLinear,
       notificationsEnabled: this.notificationsEnabled,
-      ...(f === undefined
-        ? {}
-        : {
-            fault: {
-              code: f.code,
-              message: f.message,
-              ...(f.head === undefined ? {} : { head: f.head }),
-            },
-          }),
+      ...(f === undefined ? {} : { fault: toFaultState(f) }),
     };
   }
 
@@ -351,23 +332,13 @@ export class PackedVirtqueue implements Virtqueue {
     q.usedLinear = state.usedLinear & 0xffff;
     q.signalledLinear = state.signalledLinear & 0xffff;
     q.notificationsEnabled = state.notificationsEnabled;
-    if (state.fault !== undefined) {
-      q.faultError = new VirtioError(state.fault.code, state.fault.message, state.fault.head);
-    }
+    q.faults.error = fromFaultState(state.fault);
     return q;
   }
 
   /** Records a guest fault and stops the queue; later faults are ignored. */
   fail(error: VirtioError): void {
-    if (this.faultError !== undefined) return;
-    this.faultError = error;
-    this.onFault?.(error);
-  }
-
-  private isAvailable(flags: number): boolean {
-    const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
-    const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
-    return avail === this.availWrap && used !== this.availWrap;
+    this.faults.fail(error);
   }
 
   private walk(): DescriptorChain | undefined {
@@ -375,7 +346,7 @@ export class PackedVirtqueue implements Virtqueue {
     if (found === undefined) return undefined;
     const { id, entries } = found;
     if (this.slots[id] !== 0) {
-      return this.reject('PACKED_BAD_ID', `buffer id ${id} is already in flight`, id);
+      return this.faults.reject('PACKED_BAD_ID', `buffer id ${id} is already in flight`, id);
     }
     this.nextAvail = found.pos;
     this.availWrap = found.wrap;
@@ -383,7 +354,7 @@ export class PackedVirtqueue implements Virtqueue {
     if (this.inOrder) this.order.push(id);
     if (this.eventIdx && this.notificationsEnabled) this.writeDeviceEvent();
     this.meter.chain();
-    return new DescriptorChain(id, found.buffers, this.mem, this.sink, this.meter, entries);
+    return new DescriptorChain(id, found.buffers, this.mem, this.faults.sink, this.meter, entries);
   }
 
   /**
@@ -400,10 +371,8 @@ export class PackedVirtqueue implements Virtqueue {
       const flags = mem.read16(at + 14);
       if (entries > 0) {
         // Every descriptor of the list carries the flags of the lap it is in (§2.8.6 note).
-        const avail = (flags & VIRTQ_DESC_F_AVAIL) !== 0 ? 1 : 0;
-        const used = (flags & VIRTQ_DESC_F_USED) !== 0 ? 1 : 0;
-        if (avail !== wrap || used === wrap) {
-          return this.reject(
+        if (!isAvailableIn(flags, wrap)) {
+          return this.faults.reject(
             'PACKED_INCOMPLETE_CHAIN',
             `descriptor ${pos} of the list is not available`,
           );
@@ -411,7 +380,7 @@ export class PackedVirtqueue implements Virtqueue {
       }
       entries++;
       if (entries > this.size)
-        return this.reject('CHAIN_TOO_LONG', `list longer than ${this.size}`);
+        return this.faults.reject('CHAIN_TOO_LONG', `list longer than ${this.size}`);
       const lo = mem.read32(at);
       const hi = mem.read32(at + 4);
       const len = mem.read32(at + 8);
@@ -427,14 +396,15 @@ export class PackedVirtqueue implements Virtqueue {
           entries > 1 || (flags & VIRTQ_DESC_F_NEXT) !== 0
             ? ['INDIRECT_WITH_NEXT', 'an indirect descriptor inside a list linked by NEXT']
             : this.readIndirect(chain, lo, hi, len);
-        if (bad !== undefined) return this.reject(bad[0], bad[1], id);
+        if (bad !== undefined) return this.faults.reject(bad[0], bad[1], id);
         break;
       }
       bad = chain.add(lo, hi, len, (flags & VIRTQ_DESC_F_WRITE) !== 0);
-      if (bad !== undefined) return this.reject(bad[0], bad[1], id);
+      if (bad !== undefined) return this.faults.reject(bad[0], bad[1], id);
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
     }
-    if (id >= this.size) return this.reject('PACKED_BAD_ID', `buffer id ${id} >= ${this.size}`, id);
+    if (id >= this.size)
+      return this.faults.reject('PACKED_BAD_ID', `buffer id ${id} >= ${this.size}`, id);
     return { buffers: chain.out, id, entries, pos, wrap };
   }
 
@@ -448,17 +418,9 @@ export class PackedVirtqueue implements Virtqueue {
     if (!this.indirect) {
       return ['INDIRECT_NOT_NEGOTIATED', 'DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC'];
     }
-    if (len === 0 || len % 16 !== 0) {
-      return [
-        'INDIRECT_BAD_LENGTH',
-        `indirect table length ${len} is not a positive multiple of 16`,
-      ];
-    }
-    if (len / 16 > this.size) return ['CHAIN_TOO_LONG', `indirect table longer than ${this.size}`];
+    const invalid = checkIndirectTable(this.mem, lo, hi, len, this.size);
+    if (invalid !== undefined) return invalid;
     const table = hi * TWO_POW_32 + lo;
-    if (hi >= HIGH_LIMIT || table % 16 !== 0 || !checkRam(this.mem, table, len)) {
-      return ['ADDRESS_OUT_OF_RANGE', `indirect table [${table}, +${len}) is not in guest RAM`];
-    }
     for (let k = 0; k < len / 16; k++) {
       const at = table + 16 * k;
       const flags = this.mem.read16(at + 14);
@@ -489,7 +451,7 @@ export class PackedVirtqueue implements Virtqueue {
       }
       this.usedLinear = (this.usedLinear + skip) & 0xffff;
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
     }
   }
 
@@ -500,33 +462,5 @@ export class PackedVirtqueue implements Virtqueue {
     } else {
       this.mem.write16(this.deviceEvent + 2, RING_EVENT_FLAGS_ENABLE);
     }
-  }
-
-  /**
-   * The free-running index of ring position (off, wrap), relative to the current position
-   * (pos, posWrap) whose free-running index is `now`: in the current lap if the wrap counters
-   * match, otherwise in the previous one.
-   */
-  private linear(off: number, wrap: number, pos: number, posWrap: number, now: number): number {
-    const lapStart = now - pos;
-    return (lapStart + off - (wrap === posWrap ? 0 : this.size)) & 0xffff;
-  }
-
-  private reject(code: VirtioErrorCode, message: string, id?: number): undefined {
-    this.fail(new VirtioError(code, message, id));
-    return undefined;
-  }
-
-  private guard(body: () => void): void {
-    try {
-      body();
-    } catch (e) {
-      this.memoryFault(e);
-    }
-  }
-
-  private memoryFault(e: unknown): void {
-    if (!(e instanceof GuestMemoryError)) throw e;
-    this.fail(new VirtioError('ADDRESS_OUT_OF_RANGE', e.message));
   }
 }

@@ -177,17 +177,7 @@ export class SplitQueueDriver {
     writable: readonly BufferSpec[] = [],
     indirectTable?: number,
   ): number {
-    const parts = [
-      ...readable.map((b) => ({ ...b, flags: 0 })),
-      ...writable.map((b) => ({ ...b, flags: VIRTQ_DESC_F_WRITE })),
-    ];
-    if (parts.length === 0 || parts.length > this.size) {
-      // §2.7.5.3.1 / §2.8: a chain has at least one and at most Queue Size descriptors.
-      throw new VirtioError(
-        'INVALID_ARGUMENT',
-        `a buffer has 1..${this.size} parts, not ${parts.length}`,
-      );
-    }
+    const parts = bufferParts(readable, writable, this.size);
     const needed = indirectTable === undefined ? parts.length : 1;
     if (needed > this.freeCount) {
       throw new VirtioError('QUEUE_FULL', `${needed} descriptors needed, ${this.freeCount} free`);
@@ -367,6 +357,34 @@ export class SplitQueueDriver {
       this.freeCount++;
     }
   }
+}
+
+/** One part of a buffer as a descriptor will carry it. */
+export interface BufferPart extends BufferSpec {
+  /** VIRTQ_DESC_F_WRITE for a device-writable part, else 0. */
+  readonly flags: number;
+}
+
+/**
+ * The parts of a buffer in chain order, device-readable ones first (§2.7.13.1, §2.8.21.1), each
+ * with its WRITE flag.
+ *
+ * @throws VirtioError `INVALID_ARGUMENT` unless there are 1..`size` parts (§2.7.5.3.1, §2.8: a
+ *   chain has at least one and at most Queue Size descriptors)
+ */
+export function bufferParts(
+  readable: readonly BufferSpec[],
+  writable: readonly BufferSpec[],
+  size: number,
+): BufferPart[] {
+  const parts = [
+    ...readable.map((b) => ({ ...b, flags: 0 })),
+    ...writable.map((b) => ({ ...b, flags: VIRTQ_DESC_F_WRITE })),
+  ];
+  if (parts.length === 0 || parts.length > size) {
+    throw new VirtioError('INVALID_ARGUMENT', `a buffer has 1..${size} parts, not ${parts.length}`);
+  }
+  return parts;
 }
 
 /** Writes one 16-byte descriptor at `at`, little-endian (§2.7.5). */

@@ -1,6 +1,6 @@
-import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
+import type { GuestMemory } from '@vmkit/memory';
 import { type Descriptor, DescriptorChain } from './chain.js';
-import { ChainCollector, HIGH_LIMIT } from './chain-rules.js';
+import { ChainCollector, type ChainViolation, checkIndirectTable } from './chain-rules.js';
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,
@@ -10,6 +10,7 @@ import {
 } from './constants.js';
 import { VirtioError, type VirtioErrorCode } from './errors.js';
 import { needEvent } from './event-idx.js';
+import { fromFaultState, QueueFault, toFaultState } from './queue-fault.js';
 import type { SplitQueueState } from './queue-state.js';
 import { checkRam, RamMap } from './ram-check.js';
 import {
@@ -91,15 +92,13 @@ export class SplitVirtqueue implements Virtqueue {
   private readonly eventIdx: boolean;
   private readonly indirect: boolean;
   private readonly inOrder: boolean;
-  private readonly onFault: ((error: VirtioError) => void) | undefined;
   private readonly meter: WorkMeter;
-  private readonly sink: (error: VirtioError) => void;
   private readonly ram: RamMap;
   private lastAvail = 0;
   private usedIdx = 0;
   private signalledUsed = 0;
   private notificationsEnabled = true;
-  private faultError: VirtioError | undefined;
+  private readonly faults: QueueFault;
   /** Per-descriptor visit stamps: a descriptor seen twice in one chain is a loop. */
   private readonly seen: Uint32Array;
   private stamp = 0;
@@ -169,9 +168,8 @@ export class SplitVirtqueue implements Virtqueue {
     this.eventIdx = features.eventIdx ?? false;
     this.indirect = features.indirect ?? false;
     this.inOrder = features.inOrder ?? false;
-    this.onFault = options.onFault;
+    this.faults = new QueueFault(options.onFault);
     this.meter = options.meter ?? NO_METER;
-    this.sink = (error) => this.fail(error);
     this.ram = new RamMap(mem);
     this.seen = new Uint32Array(layout.size);
     this.inFlight = new Uint16Array(layout.size);
@@ -179,7 +177,7 @@ export class SplitVirtqueue implements Virtqueue {
   }
 
   get fault(): VirtioError | undefined {
-    return this.faultError;
+    return this.faults.error;
   }
 
   /** The free-running index of the next available-ring entry the device will read. */
@@ -208,7 +206,11 @@ export class SplitVirtqueue implements Virtqueue {
       if (this.inFlightTotal === this.size) {
         // Every descriptor is already with the device, so this head was reused while in flight:
         // the driver published more buffers than the queue can hold.
-        return this.reject('AVAIL_IDX_JUMP', `more than ${this.size} chains in flight`, head);
+        return this.faults.reject(
+          'AVAIL_IDX_JUMP',
+          `more than ${this.size} chains in flight`,
+          head,
+        );
       }
       this.inFlight[head]!++;
       this.inFlightTotal++;
@@ -217,9 +219,9 @@ export class SplitVirtqueue implements Virtqueue {
         this.orderCount++;
       }
       this.meter.chain();
-      return new DescriptorChain(head, descriptors, this.mem, this.sink, this.meter);
+      return new DescriptorChain(head, descriptors, this.mem, this.faults.sink, this.meter);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return undefined;
     }
   }
@@ -235,14 +237,14 @@ export class SplitVirtqueue implements Virtqueue {
         for (const d of buffers) if (d.writable) total += d.len;
       }
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return 0;
     }
     return total;
   }
 
   addUsed(head: number, len: number): void {
-    if (this.faultError !== undefined) return;
+    if (this.faults.error !== undefined) return;
     if (!Number.isInteger(len) || len < 0 || len >= 2 ** 32) {
       throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, head);
     }
@@ -255,7 +257,7 @@ export class SplitVirtqueue implements Virtqueue {
       this.usedIdx = (this.usedIdx + 1) & 0xffff;
       this.mem.write16(this.used + 2, this.usedIdx);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
     }
   }
 
@@ -267,7 +269,7 @@ export class SplitVirtqueue implements Virtqueue {
    * @param len - bytes written into the last chain of the batch
    */
   addUsedBatch(count: number, len: number): void {
-    if (this.faultError !== undefined) return;
+    if (this.faults.error !== undefined) return;
     if (this.order === undefined) {
       throw new VirtioError('INVALID_STATE', 'batched used entries need VIRTIO_F_IN_ORDER');
     }
@@ -291,12 +293,12 @@ export class SplitVirtqueue implements Virtqueue {
       this.usedIdx = (this.usedIdx + count) & 0xffff;
       this.mem.write16(this.used + 2, this.usedIdx);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
     }
   }
 
   needsNotification(): boolean {
-    if (this.faultError !== undefined) return false;
+    if (this.faults.error !== undefined) return false;
     const old = this.signalledUsed;
     const now = this.usedIdx;
     this.signalledUsed = now;
@@ -308,23 +310,23 @@ export class SplitVirtqueue implements Virtqueue {
       }
       return (this.mem.read16(this.avail) & VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return false;
     }
   }
 
   disableNotification(): void {
     this.notificationsEnabled = false;
-    if (this.faultError !== undefined || this.eventIdx) return;
-    this.guard(() => this.mem.write16(this.used, VIRTQ_USED_F_NO_NOTIFY));
+    if (this.faults.error !== undefined || this.eventIdx) return;
+    this.faults.guard(() => this.mem.write16(this.used, VIRTQ_USED_F_NO_NOTIFY));
   }
 
   enableNotification(): boolean {
     this.notificationsEnabled = true;
-    if (this.faultError !== undefined) return false;
+    if (this.faults.error !== undefined) return false;
     // §2.7.10.2: with EVENT_IDX the flags stay 0 and avail_event names the entry we wait for:
     // the first one not yet published (entries already there are found by the re-check).
-    this.guard(() =>
+    this.faults.guard(() =>
       this.eventIdx
         ? this.mem.write16(this.used + 4 + 8 * this.size, this.mem.read16(this.avail + 2))
         : this.mem.write16(this.used, 0),
@@ -343,7 +345,7 @@ export class SplitVirtqueue implements Virtqueue {
     if (this.inFlightTotal !== 0) {
       throw new VirtioError('INVALID_STATE', `${this.inFlightTotal} chains in flight`);
     }
-    const f = this.faultError;
+    const f = this.faults.error;
     return {
       kind: 'split',
       layout: { size: this.size, descTable: this.desc, availRing: this.avail, usedRing: this.used },
@@ -352,15 +354,7 @@ export class SplitVirtqueue implements Virtqueue {
       usedIdx: this.usedIdx,
       signalledUsed: this.signalledUsed,
       notificationsEnabled: this.notificationsEnabled,
-      ...(f === undefined
-        ? {}
-        : {
-            fault: {
-              code: f.code,
-              message: f.message,
-              ...(f.head === undefined ? {} : { head: f.head }),
-            },
-          }),
+      ...(f === undefined ? {} : { fault: toFaultState(f) }),
     };
   }
 
@@ -382,27 +376,23 @@ export class SplitVirtqueue implements Virtqueue {
     q.usedIdx = state.usedIdx & 0xffff;
     q.signalledUsed = state.signalledUsed & 0xffff;
     q.notificationsEnabled = state.notificationsEnabled;
-    if (state.fault !== undefined) {
-      q.faultError = new VirtioError(state.fault.code, state.fault.message, state.fault.head);
-    }
+    q.faults.error = fromFaultState(state.fault);
     return q;
   }
 
   /** Records a guest fault and stops the queue; later faults are ignored. */
   fail(error: VirtioError): void {
-    if (this.faultError !== undefined) return;
-    this.faultError = error;
-    this.onFault?.(error);
+    this.faults.fail(error);
   }
 
   /** Entries the driver has published and the device not yet popped; a jump is a fault. */
   private pending(): number {
-    if (this.faultError !== undefined) return 0;
+    if (this.faults.error !== undefined) return 0;
     let idx: number;
     try {
       idx = this.mem.read16(this.avail + 2);
     } catch (e) {
-      this.memoryFault(e);
+      this.faults.memory(e);
       return 0;
     }
     const n = (idx - this.lastAvail) & 0xffff;
@@ -425,7 +415,11 @@ export class SplitVirtqueue implements Virtqueue {
   /** Walks and validates the chain at `head` (§2.7.5, §2.7.5.3); `undefined` after a fault. */
   private walk(head: number): Descriptor[] | undefined {
     if (head >= this.size) {
-      return this.reject('HEAD_OUT_OF_RANGE', `head ${head} >= queue size ${this.size}`, head);
+      return this.faults.reject(
+        'HEAD_OUT_OF_RANGE',
+        `head ${head} >= queue size ${this.size}`,
+        head,
+      );
     }
     const mem = this.mem;
     const chain = new ChainCollector(this.ram, this.size);
@@ -437,7 +431,7 @@ export class SplitVirtqueue implements Virtqueue {
     let nested = false;
     for (;;) {
       if (seen[index] === stamp) {
-        return this.reject('DESCRIPTOR_LOOP', `descriptor ${index} visited twice`, head);
+        return this.faults.reject('DESCRIPTOR_LOOP', `descriptor ${index} visited twice`, head);
       }
       seen[index] = stamp;
       const at = table + 16 * index;
@@ -448,7 +442,7 @@ export class SplitVirtqueue implements Virtqueue {
       const flags = flagsNext & 0xffff;
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
         const bad = this.checkIndirect(flags, nested, lo, hi, len);
-        if (bad !== undefined) return this.reject(bad[0], bad[1], head);
+        if (bad !== undefined) return this.faults.reject(bad[0], bad[1], head);
         // §2.7.5.3: the table holds len/16 descriptors; the first is at index 0.
         table = hi * TWO_POW_32 + lo;
         tableLen = Math.min(len / 16, INDIRECT_REACH);
@@ -458,11 +452,15 @@ export class SplitVirtqueue implements Virtqueue {
         continue;
       }
       const bad = chain.add(lo, hi, len, (flags & VIRTQ_DESC_F_WRITE) !== 0);
-      if (bad !== undefined) return this.reject(bad[0], bad[1], head);
+      if (bad !== undefined) return this.faults.reject(bad[0], bad[1], head);
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) return chain.out;
       index = flagsNext >>> 16;
       if (index >= tableLen) {
-        return this.reject('NEXT_OUT_OF_RANGE', `next ${index} >= table length ${tableLen}`, head);
+        return this.faults.reject(
+          'NEXT_OUT_OF_RANGE',
+          `next ${index} >= table length ${tableLen}`,
+          head,
+        );
       }
     }
   }
@@ -474,7 +472,7 @@ export class SplitVirtqueue implements Virtqueue {
     lo: number,
     hi: number,
     len: number,
-  ): [VirtioErrorCode, string] | undefined {
+  ): ChainViolation | undefined {
     if (!this.indirect) {
       return ['INDIRECT_NOT_NEGOTIATED', 'VIRTQ_DESC_F_INDIRECT without VIRTIO_F_INDIRECT_DESC'];
     }
@@ -482,17 +480,8 @@ export class SplitVirtqueue implements Virtqueue {
     if ((flags & VIRTQ_DESC_F_NEXT) !== 0) {
       return ['INDIRECT_WITH_NEXT', 'descriptor sets both INDIRECT and NEXT'];
     }
-    if (len === 0 || len % 16 !== 0) {
-      return [
-        'INDIRECT_BAD_LENGTH',
-        `indirect table length ${len} is not a positive multiple of 16`,
-      ];
-    }
-    const addr = hi * TWO_POW_32 + lo;
-    if (hi >= HIGH_LIMIT || addr % 16 !== 0 || !checkRam(this.mem, addr, len)) {
-      return ['ADDRESS_OUT_OF_RANGE', `indirect table [${addr}, +${len}) is not in guest RAM`];
-    }
-    return undefined;
+    // A split indirect table may be longer than Queue Size: the chain's buffers are counted.
+    return checkIndirectTable(this.mem, lo, hi, len, Number.POSITIVE_INFINITY);
   }
 
   private nextStamp(): number {
@@ -523,23 +512,5 @@ export class SplitVirtqueue implements Virtqueue {
     }
     this.inFlight[head]!--;
     this.inFlightTotal--;
-  }
-
-  private reject(code: VirtioErrorCode, message: string, head: number): undefined {
-    this.fail(new VirtioError(code, message, head));
-    return undefined;
-  }
-
-  private guard(body: () => void): void {
-    try {
-      body();
-    } catch (e) {
-      this.memoryFault(e);
-    }
-  }
-
-  private memoryFault(e: unknown): void {
-    if (!(e instanceof GuestMemoryError)) throw e;
-    this.fail(new VirtioError('ADDRESS_OUT_OF_RANGE', e.message));
   }
 }
