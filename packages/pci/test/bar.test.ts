@@ -3,6 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type BarKind, decodeBarSize, mapBars, PciError, PciFunction } from '../src/index.js';
 
+/** A function with placeholder identity and the given BARs. */
+function withBars(bars: PciFunctionBars): PciFunction {
+  return new PciFunction({ vendorId: 1, deviceId: 1, classCode: 0, bars });
+}
+
+type PciFunctionBars = NonNullable<ConstructorParameters<typeof PciFunction>[0]['bars']>;
+
 /**
  * The sizing procedure of PCI Local Bus 3.0 §6.2.5.1 as a driver performs it, written here
  * without reference to src/: save, write all ones, read back, restore; clear the type bits
@@ -102,26 +109,12 @@ describe('BAR sizing protocol (PCI LB 3.0 §6.2.5.1)', () => {
       ['memory64', 0],
     ];
     for (const [kind, size] of bad) expect(() => make(kind, size)).toThrow(PciError);
-    expect(
-      () =>
-        new PciFunction({
-          vendorId: 1,
-          deviceId: 1,
-          classCode: 0,
-          bars: [{ index: 5, kind: 'memory64', size: 16 }],
-        }),
-    ).toThrow(PciError);
-    expect(
-      () =>
-        new PciFunction({
-          vendorId: 1,
-          deviceId: 1,
-          classCode: 0,
-          bars: [
-            { index: 0, kind: 'memory64', size: 16 },
-            { index: 1, kind: 'memory32', size: 16 },
-          ],
-        }),
+    expect(() => withBars([{ index: 5, kind: 'memory64', size: 16 }])).toThrow(PciError);
+    expect(() =>
+      withBars([
+        { index: 0, kind: 'memory64', size: 16 },
+        { index: 1, kind: 'memory32', size: 16 },
+      ]),
     ).toThrow(PciError);
   });
 });
@@ -137,12 +130,7 @@ describe('BAR decode and mapping', () => {
 
   it('maps a memory BAR only while Memory Space Enable is set and follows reprogramming', () => {
     const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 0x10_0000 }] });
-    const fn = new PciFunction({
-      vendorId: 1,
-      deviceId: 1,
-      classCode: 0,
-      bars: [{ index: 0, kind: 'memory64', size: 0x1000, handler }],
-    });
+    const fn = withBars([{ index: 0, kind: 'memory64', size: 0x1000, handler }]);
     const mapping = mapBars(fn, mem, 'nic');
     fn.config.write(0x10, 4, 0xfebf_0000);
     fn.config.write(0x14, 4, 0);
@@ -165,12 +153,7 @@ describe('BAR decode and mapping', () => {
 
   it('records, and does not map, a BAR the guest programs over RAM', () => {
     const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 0x10_0000 }] });
-    const fn = new PciFunction({
-      vendorId: 1,
-      deviceId: 1,
-      classCode: 0,
-      bars: [{ index: 2, kind: 'memory32', size: 0x1000, handler }],
-    });
+    const fn = withBars([{ index: 2, kind: 'memory32', size: 0x1000, handler }]);
     const mapping = mapBars(fn, mem, 'dev');
     fn.config.write(0x18, 4, 0x8_0000);
     fn.config.write(0x04, 2, 0x0002);
@@ -183,15 +166,10 @@ describe('BAR decode and mapping', () => {
   });
 
   it('does not decode the sizing pattern of a 64-bit BAR above 2^52, nor address 0', () => {
-    const fn = new PciFunction({
-      vendorId: 1,
-      deviceId: 1,
-      classCode: 0,
-      bars: [
-        { index: 0, kind: 'memory64', size: 0x1000 },
-        { index: 2, kind: 'io', size: 0x20 },
-      ],
-    });
+    const fn = withBars([
+      { index: 0, kind: 'memory64', size: 0x1000 },
+      { index: 2, kind: 'io', size: 0x20 },
+    ]);
     fn.config.write(0x04, 2, 0x0003);
     fn.config.write(0x10, 4, 0xffff_ffff);
     fn.config.write(0x14, 4, 0xffff_ffff);
