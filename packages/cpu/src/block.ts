@@ -64,10 +64,18 @@ export const MAX_BLOCK_INSTRUCTIONS = 32;
 export function compileBlock(start: number, instructions: readonly Instr[]): Block {
   const handlers = instructions.map((ins) => ins.exec);
   const careful = carefulBody(start, instructions);
-  const body =
-    instructions.length > 1
-      ? `if (c.remaining >= ${instructions.length}) {\n${fastBody(start, instructions)}\n} else {\n${careful}\n}`
-      : careful;
+  const n = instructions.length;
+  let body: string;
+  if (branchesToItself(start, instructions)) {
+    // A loop in one block: the fast body repeats while the budget covers another pass and
+    // the branch goes back to the start, without returning to the run loop in between (the
+    // same instructions, counted the same way, as running the block again).
+    body = `while (c.remaining >= ${n}) {\n${fastBody(start, instructions)}\nif (c.ripValue !== ${start} || c.code.epoch !== e) return;\n}\n${careful}`;
+  } else if (n > 1) {
+    body = `if (c.remaining >= ${n}) {\n${fastBody(start, instructions)}\n} else {\n${careful}\n}`;
+  } else {
+    body = careful;
+  }
   const names = [
     ...HELPERS,
     ...handlers.map((_, k) => `h${k}`),
@@ -93,6 +101,14 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     ...instructions,
   ) as (cpu: Cpu) => void;
   return { start, instructions, run, next: undefined, nextEpoch: -1 };
+}
+
+// Whether the block ends with an inline branch (Jcc or JMP rel) back to its own start.
+function branchesToItself(start: number, instructions: readonly Instr[]): boolean {
+  let rip = start;
+  for (let k = 0; k < instructions.length - 1; k++) rip += instructions[k]!.length;
+  const last = instructions[instructions.length - 1]!;
+  return branchSource(last, rip) !== undefined && rip + last.length + last.imm === start;
 }
 
 function carefulBody(start: number, instructions: readonly Instr[]): string {

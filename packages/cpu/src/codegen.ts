@@ -6,6 +6,7 @@
 import type { Instr } from './decoder/instr.js';
 import * as alu from './exec/alu.js';
 import * as cond from './exec/cond.js';
+import * as control from './exec/control.js';
 import * as mov from './exec/mov.js';
 import * as shift from './exec/shift.js';
 
@@ -283,13 +284,14 @@ export function memorySource(
 }
 
 /**
- * Inline source for a Jcc ending a block at `rip`: sets RIP to the target or the next
- * instruction. Undefined when the target is not canonical (the handler raises #GP then).
+ * Inline source for a Jcc or JMP rel ending a block at `rip`: sets RIP to the target (or the
+ * next instruction). Undefined when the target is not canonical (the handler raises #GP then).
  */
 export function branchSource(ins: Instr, rip: number): string | undefined {
-  if (ins.exec !== cond.jcc) return undefined;
+  if (ins.exec !== cond.jcc && ins.exec !== control.jmpRel) return undefined;
   const next = rip + ins.length;
   const target = next + ins.imm;
   if (target >= LIMIT || target < -LIMIT) return undefined;
+  if (ins.exec === control.jmpRel) return `c.ripValue = ${target};`;
   return `{ const f = c.flags; c.ripValue = ${conditionSource(ins.sub)} ? ${target} : ${next}; }`;
 }

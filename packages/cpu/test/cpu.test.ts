@@ -197,6 +197,19 @@ describe('run loop', () => {
     }
   });
 
+  it('runs a loop inside one block the same whatever the budget slices', () => {
+    // mov ecx, 100; l: add eax, ecx; dec ecx; jnz l; hlt
+    const code = [0xb9, 100, 0, 0, 0, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xfa, 0xf4];
+    for (const slice of [1, 2, 3, 7, 1000]) {
+      const { cpu } = machine(code);
+      let stop = cpu.run(slice);
+      while (stop.kind === 'budget') stop = cpu.run(slice);
+      expect(stop).toEqual({ kind: 'hlt' });
+      expect(cpu.getReg('rax')).toBe(5050n);
+      expect(cpu.instructions).toBe(1 + 3 * 100 + 1);
+    }
+  });
+
   it('rejects non-canonical RIP and bad budgets from the host', () => {
     const { cpu } = machine([0x90]);
     expect(() => {

@@ -633,7 +633,7 @@ export function strings(g: Gen, n: number): Case[] {
 export function stackAndBranches(g: Gen, n: number): Case[] {
   const out: Case[] = [];
   for (let k = 0; k < n; k++) {
-    const form = g.int(14);
+    const form = g.int(15);
     const r = g.reg();
     const rex = r >= 8 ? [0x41] : [];
     let code: Uint8Array;
@@ -688,6 +688,10 @@ export function stackAndBranches(g: Gen, n: number): Case[] {
         break;
       case 12:
         code = Uint8Array.from([g.pick([0xe0, 0xe1, 0xe2]), 0xfe]); // loop* $
+        break;
+      case 14:
+        // mov ecx, n; l: add eax, ecx; dec ecx; jnz l   (a loop that is one block)
+        code = Uint8Array.from([0xb9, 1 + g.int(40), 0, 0, 0, 0x01, 0xc8, 0xff, 0xc9, 0x75, 0xfa]);
         break;
       default:
         code = Uint8Array.from([0xe3, 0x02, 0xb0, 0x01]); // jrcxz +2; mov al, 1
