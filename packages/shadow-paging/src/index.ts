@@ -7,5 +7,6 @@ export {
   type ShadowMmuOptions,
   ShadowOutcome,
   ShadowResult,
+  ShadowVcpu,
 } from './shadow-mmu.js';
 export { ShadowFaultKind, ShadowLock, ShadowStats } from './stats.js';

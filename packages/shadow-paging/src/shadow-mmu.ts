@@ -120,19 +120,6 @@ export class ShadowMmu {
   readonly stats = new ShadowStats();
   /** The shadow lock. */
   readonly lock = new ShadowLock();
-  /** The guest's registers (CR3 is the guest's). */
-  readonly guestState: PagingState;
-  /** The result of the last translation (reused). */
-  readonly result = new ShadowResult();
-  private readonly host: GuestMemory;
-  private readonly p2m: P2m;
-  private readonly view: GuestView;
-  private readonly guestWalker: PageWalker;
-  /**
-   * The guest's MMU hardware: `@vmkit/paging`'s `Mmu` (TLB and paging-structure caches) over
-   * the shadow tables. Its `stats` count TLB hits, misses and walk references.
-   */
-  readonly hardware: Mmu;
   // Set when a shadow entry lost rights or disappeared: the hardware TLB must be flushed
   // before the guest runs again (KVM's remote TLB flush).
   private tlbStale = false;
@@ -146,8 +133,13 @@ export class ShadowMmu {
   private readonly leafGfn = new Map<number, number>();
   private readonly roots = new Map<number, ShadowPage>();
   private readonly rootCache: number;
-  private current: ShadowPage;
   private logDirty: LogDirty | undefined;
+  private readonly host: GuestMemory;
+  private readonly p2m: P2m;
+  private readonly view: GuestView;
+  private readonly vcpus: VcpuState[] = [];
+  // The vCPU whose operation is running (vCPU 0 outside `ShadowVcpu` calls).
+  private active: VcpuState;
 
   /**
    * @param host - host-physical memory (guest RAM through the P2M, and the shadow tables)
@@ -166,17 +158,90 @@ export class ShadowMmu {
     this.host = host;
     this.p2m = options.p2m;
     this.view = new GuestView(host, options.p2m, (gfn) => this.markDirty(gfn));
-    this.guestState = new PagingState(options.guest);
-    this.hardware = new Mmu(host, {
+    this.active = this.createVcpu(options.guest, options.tlb, options.psc);
+  }
+
+  /** vCPU 0's registers (CR3 is the guest's). @returns the state */
+  get guestState(): PagingState {
+    return this.vcpus[0]!.guestState;
+  }
+
+  /** vCPU 0's result of the last translation (reused). @returns the result */
+  get result(): ShadowResult {
+    return this.vcpus[0]!.result;
+  }
+
+  /**
+   * vCPU 0's MMU hardware: `@vmkit/paging`'s `Mmu` (TLB and paging-structure caches) over the
+   * shadow tables. Its `stats` count TLB hits, misses and walk references.
+   *
+   * @returns the MMU
+   */
+  get hardware(): Mmu {
+    return this.vcpus[0]!.hardware;
+  }
+
+  /**
+   * Adds a vCPU sharing these shadow tables, with its own registers, current root and
+   * hardware TLB (the MMU object itself is vCPU 0). A shadow entry that loses rights is flushed
+   * from every vCPU's TLB; those flushes of other vCPUs are counted as
+   * `stats.remoteTlbFlushes` (KVM's and Xen's TLB-flush IPIs).
+   *
+   * @param options - the vCPU's guest registers (default: vCPU 0's initial ones) and TLB geometry
+   * @returns the vCPU
+   */
+  addVcpu(options: { guest?: PagingStateInit; tlb?: TlbConfig; psc?: PscConfig } = {}): ShadowVcpu {
+    const prev = this.active;
+    const g = prev.guestState;
+    const state = this.createVcpu(
+      options.guest ?? {
+        features: { maxPhyAddr: g.maxPhyAddr, page1GB: g.page1GB },
+        cr0: g.cr0,
+        cr3: g.cr3,
+        cr4: g.cr4,
+        efer: g.efer,
+      },
+      options.tlb,
+      options.psc,
+    );
+    this.active = prev;
+    return new ShadowVcpu(this, state);
+  }
+
+  /**
+   * Runs one operation as the given vCPU.
+   *
+   * @internal
+   */
+  withVcpu<T>(vcpu: VcpuState, fn: () => T): T {
+    const prev = this.active;
+    this.active = vcpu;
+    try {
+      return fn();
+    } finally {
+      this.active = prev;
+    }
+  }
+
+  private createVcpu(guest: PagingStateInit, tlb?: TlbConfig, psc?: PscConfig): VcpuState {
+    const hardware = new Mmu(this.host, {
       features: { maxPhyAddr: 52 },
-      ...(options.tlb !== undefined ? { tlb: options.tlb } : {}),
-      ...(options.psc !== undefined ? { psc: options.psc } : {}),
+      ...(tlb !== undefined ? { tlb } : {}),
+      ...(psc !== undefined ? { psc } : {}),
     });
-    this.guestWalker = new PageWalker(this.view);
+    const v = new VcpuState(
+      this.vcpus.length,
+      new PagingState(guest),
+      hardware,
+      new PageWalker(this.view),
+    );
+    this.active = v;
     this.checkMode();
+    this.vcpus.push(v);
     this.syncShadowState();
-    this.current = this.rootFor(this.guestRootGfn());
-    this.hardware.movToCr3(BigInt(this.current.hpa));
+    v.current = this.rootFor(this.guestRootGfn());
+    hardware.movToCr3(BigInt(v.current.hpa));
+    return v;
   }
 
   /**
@@ -187,10 +252,10 @@ export class ShadowMmu {
    */
   setCr3(cr3: bigint): void {
     this.lock.acquire();
-    this.guestState.setCr3(cr3);
-    this.current = this.rootFor(this.guestRootGfn());
+    this.active.guestState.setCr3(cr3);
+    this.active.current = this.rootFor(this.guestRootGfn());
     // The hardware's MOV to CR3: non-global TLB entries go, global ones stay (as for the guest).
-    this.hardware.movToCr3(BigInt(this.current.hpa));
+    this.active.hardware.movToCr3(BigInt(this.active.current.hpa));
     this.flushIfStale();
     this.lock.release();
   }
@@ -208,7 +273,7 @@ export class ShadowMmu {
     rflags?: number;
     pkru?: number;
   }): void {
-    const g = this.guestState;
+    const g = this.active.guestState;
     const old = [g.cr0, g.cr4, g.efer, g.rflags, g.pkru] as const;
     const before = `${g.cr0}:${g.cr4}:${g.efer}`;
     if (regs.cr0 !== undefined) g.setCr0(regs.cr0);
@@ -242,12 +307,12 @@ export class ShadowMmu {
    * @returns a {@link ShadowOutcome}; details in {@link ShadowMmu.result}
    */
   translate(linearHi: number, linearLo: number, access: number): number {
-    const r = this.result;
+    const r = this.active.result;
     r.lastFault = -1;
     for (let round = 0; round < 4; round++) {
-      const o = this.hardware.translate(linearHi, linearLo, access);
+      const o = this.active.hardware.translate(linearHi, linearLo, access);
       if (o === WalkOutcome.OK) {
-        const hpa = this.hardware.result.physical;
+        const hpa = this.active.hardware.result.physical;
         r.outcome = ShadowOutcome.OK;
         r.hostPhysical = hpa;
         r.physical = this.hostToGfn.get(Math.floor(hpa / 4096))! * 4096 + (linearLo & 0xfff);
@@ -280,11 +345,11 @@ export class ShadowMmu {
    * @returns a {@link ShadowFaultKind}; guest error code / gpa in {@link ShadowMmu.result}
    */
   handlePageFault(linearHi: number, linearLo: number, access: number): number {
-    const r = this.result;
+    const r = this.active.result;
     this.lock.acquire();
     try {
-      const o = this.guestWalker.walk(this.guestState, linearHi, linearLo, access);
-      const g = this.guestWalker.result;
+      const o = this.active.walker.walk(this.active.guestState, linearHi, linearLo, access);
+      const g = this.active.walker.result;
       this.lock.charge(g.referenceCount);
       if (
         o === WalkOutcome.PAGE_FAULT ||
@@ -366,8 +431,8 @@ export class ShadowMmu {
     this.stats.invlpgs++;
     // INVLPG in the hardware too: only this address's TLB entries (an alias through another
     // linear address may stay stale, as the architecture allows without its own INVLPG).
-    this.hardware.invlpg(linearHi, linearLo);
-    let table = this.current.hpa;
+    this.active.hardware.invlpg(linearHi, linearLo);
+    let table = this.active.current.hpa;
     for (let level = 4; level >= 1; level--) {
       const at = table + index(level, linearHi >>> 0, linearLo >>> 0) * 8;
       const lo = this.host.read32(at);
@@ -455,7 +520,7 @@ export class ShadowMmu {
   }
 
   private checkMode(): void {
-    const g = this.guestState;
+    const g = this.active.guestState;
     if (g.mode !== PagingMode.LEVEL4) {
       throw new ShadowError('UNSUPPORTED_MODE', 'only 4-level guest paging is shadowed');
     }
@@ -466,8 +531,8 @@ export class ShadowMmu {
 
   // The shadow tables are walked with the guest's rights-related registers; PCIDs are not used.
   private syncShadowState(): void {
-    const g = this.guestState;
-    const s = this.hardware.state;
+    const g = this.active.guestState;
+    const s = this.active.hardware.state;
     s.setCr0(g.cr0);
     s.setCr4(g.cr4 & ~(CR4.PCIDE | CR4.LA57));
     s.setEfer(g.efer);
@@ -475,18 +540,23 @@ export class ShadowMmu {
     s.setPkru(g.pkru);
     // Rights are checked at each use, but a changed mode or CR4.PGE would change what the TLB
     // holds: start clean.
-    this.hardware.flushAll();
+    this.active.hardware.flushAll();
   }
 
+  // Every vCPU's TLB may cache the entry that lost rights: flush them all (remote flushes are
+  // the TLB-shootdown IPIs a VMM sends).
   private flushIfStale(): void {
-    if (this.tlbStale) {
-      this.hardware.flushAll();
-      this.tlbStale = false;
+    if (!this.tlbStale) return;
+    for (const v of this.vcpus) {
+      v.hardware.flushAll();
+      this.stats.tlbFlushes++;
+      if (v !== this.active) this.stats.remoteTlbFlushes++;
     }
+    this.tlbStale = false;
   }
 
   private guestRootGfn(): number {
-    const g = this.guestState;
+    const g = this.active.guestState;
     return ((g.cr3Hi & 0xf_ffff) * U32 + ((g.cr3Lo & 0xffff_f000) >>> 0)) / 4096;
   }
 
@@ -503,10 +573,15 @@ export class ShadowMmu {
     root.root = true;
     this.roots.set(gfn, root);
     if (this.roots.size > this.rootCache) {
-      const [oldGfn, old] = this.roots.entries().next().value as [number, ShadowPage];
-      this.roots.delete(oldGfn);
-      old.root = false;
-      if (old.parents.size === 0) this.freePage(old);
+      // Evict the least recently used root that no other vCPU is running on.
+      for (const [oldGfn, old] of this.roots) {
+        if (old === root || this.vcpus.some((v) => v !== this.active && v.current === old))
+          continue;
+        this.roots.delete(oldGfn);
+        old.root = false;
+        if (old.parents.size === 0) this.freePage(old);
+        break;
+      }
     }
     return root;
   }
@@ -541,9 +616,9 @@ export class ShadowMmu {
 
   // Builds the shadow path for the guest walk just done; returns whether the leaf existed.
   private fill(hi: number, lo: number, write: boolean): boolean {
-    const g = this.guestWalker.result;
+    const g = this.active.walker.result;
     const host = this.host;
-    let page = this.current;
+    let page = this.active.current;
     let acc = R_W | R_U;
     const leafLevel = g.leafLevel;
     for (let level = 4; level > 1; level--) {
@@ -558,7 +633,7 @@ export class ShadowMmu {
         const eHi = g.entryHi[level]!;
         if ((eLo & RW) === 0) acc &= ~R_W;
         if ((eLo & US) === 0) acc &= ~R_U;
-        if ((eHi & 0x8000_0000) !== 0 && (this.guestState.efer & 0x800) !== 0) acc |= R_XD;
+        if ((eHi & 0x8000_0000) !== 0 && (this.active.guestState.efer & 0x800) !== 0) acc |= R_XD;
         childGfn = ((eHi & 0xf_ffff) * U32 + ((eLo & 0xffff_f000) >>> 0)) / 4096;
         direct = false;
         key = `g:${childGfn}:${level - 1}:${acc}`;
@@ -670,6 +745,143 @@ export class ShadowMmu {
     }
     this.free.push(page.hpa);
     this.stats.pagesFreed++;
+  }
+}
+
+/**
+ * The per-vCPU part of shadow paging: registers, hardware MMU, current shadow root.
+ *
+ * @internal
+ */
+export class VcpuState {
+  /** The shadow root in use. */
+  current!: ShadowPage;
+  /** The result of this vCPU's last translation. */
+  readonly result = new ShadowResult();
+
+  /**
+   * @param id - the vCPU index
+   * @param guestState - the guest's registers
+   * @param hardware - the MMU over the shadow tables
+   * @param walker - the guest-table walker
+   */
+  constructor(
+    readonly id: number,
+    readonly guestState: PagingState,
+    readonly hardware: Mmu,
+    readonly walker: PageWalker,
+  ) {}
+}
+
+/**
+ * Another vCPU of a guest whose shadow tables are shared ({@link ShadowMmu.addVcpu}): the same
+ * operations as {@link ShadowMmu}, with this vCPU's registers, shadow root and TLB.
+ *
+ * @example
+ * ```ts
+ * const cpu1 = shadow.addVcpu();
+ * cpu1.setCr3(0x9000n);
+ * cpu1.translate(0, 0x1000, 0);
+ * ```
+ */
+export class ShadowVcpu {
+  /**
+   * Use {@link ShadowMmu.addVcpu}.
+   *
+   * @param mmu - the shared shadow MMU
+   * @param state - this vCPU's state
+   * @internal
+   */
+  constructor(
+    private readonly mmu: ShadowMmu,
+    private readonly state: VcpuState,
+  ) {}
+
+  /** The vCPU's index (vCPU 0 is the ShadowMmu itself). @returns the index */
+  get id(): number {
+    return this.state.id;
+  }
+
+  /** This vCPU's registers. @returns the state */
+  get guestState(): PagingState {
+    return this.state.guestState;
+  }
+
+  /** This vCPU's MMU hardware over the shadow tables. @returns the MMU */
+  get hardware(): Mmu {
+    return this.state.hardware;
+  }
+
+  /** The result of this vCPU's last translation. @returns the result */
+  get result(): ShadowResult {
+    return this.state.result;
+  }
+
+  /**
+   * {@link ShadowMmu.translate} on this vCPU.
+   *
+   * @param linearHi - bits 63:32
+   * @param linearLo - bits 31:0
+   * @param access - paging's `ACCESS_*` flags
+   * @returns a {@link ShadowOutcome}
+   */
+  translate(linearHi: number, linearLo: number, access: number): number {
+    return this.mmu.withVcpu(this.state, () => this.mmu.translate(linearHi, linearLo, access));
+  }
+
+  /**
+   * {@link ShadowMmu.handlePageFault} on this vCPU.
+   *
+   * @param linearHi - bits 63:32
+   * @param linearLo - bits 31:0
+   * @param access - paging's `ACCESS_*` flags
+   * @returns a {@link ShadowFaultKind}
+   */
+  handlePageFault(linearHi: number, linearLo: number, access: number): number {
+    return this.mmu.withVcpu(this.state, () =>
+      this.mmu.handlePageFault(linearHi, linearLo, access),
+    );
+  }
+
+  /** {@link ShadowMmu.setCr3} on this vCPU. @param cr3 - the guest's new CR3 */
+  setCr3(cr3: bigint): void {
+    this.mmu.withVcpu(this.state, () => this.mmu.setCr3(cr3));
+  }
+
+  /**
+   * {@link ShadowMmu.invlpg} on this vCPU.
+   *
+   * @param linearHi - bits 63:32
+   * @param linearLo - bits 31:0
+   */
+  invlpg(linearHi: number, linearLo: number): void {
+    this.mmu.withVcpu(this.state, () => this.mmu.invlpg(linearHi, linearLo));
+  }
+
+  /**
+   * {@link ShadowMmu.setRegisters} on this vCPU.
+   *
+   * @param regs - the registers to change
+   */
+  setRegisters(regs: {
+    cr0?: number;
+    cr4?: number;
+    efer?: number;
+    rflags?: number;
+    pkru?: number;
+  }): void {
+    this.mmu.withVcpu(this.state, () => this.mmu.setRegisters(regs));
+  }
+
+  /**
+   * {@link ShadowMmu.emulateWrite} on behalf of this vCPU.
+   *
+   * @param gpa - guest-physical address written
+   * @param value - the value
+   * @param size - 1, 2, 4 or 8
+   */
+  emulateWrite(gpa: number, value: bigint, size: 1 | 2 | 4 | 8): void {
+    this.mmu.withVcpu(this.state, () => this.mmu.emulateWrite(gpa, value, size));
   }
 }
 

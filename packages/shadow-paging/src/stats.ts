@@ -65,6 +65,10 @@ export class ShadowStats {
   rootMisses = 0;
   /** INVLPGs handled. */
   invlpgs = 0;
+  /** Hardware TLB flushes (each vCPU's TLB counts once). */
+  tlbFlushes = 0;
+  /** Of those, flushes of vCPUs other than the one whose operation caused them (IPIs). */
+  remoteTlbFlushes = 0;
   /** Log-dirty: entries made writable by prediction. */
   predicted = 0;
   /** Log-dirty: predicted entries that were written (shadow D set) before the harvest. */

@@ -73,21 +73,42 @@ function entryValue(e: Entry): { at: number; value: bigint } {
 
 const opArb = fc.oneof(
   {
-    weight: 6,
+    weight: 12,
     arbitrary: fc.record({
       op: fc.constant('access' as const),
-      l4: fc.nat(1),
-      l2: fc.nat(3),
+      cpu: fc.nat(1),
+      l4: fc.constantFrom(0, 0, 0, 1),
+      l2: fc.constantFrom(0, 0, 1, 1, 2, 3),
       l1: fc.nat(3),
       kind: fc.constantFrom(0, ACCESS_WRITE, ACCESS_FETCH),
       user: fc.boolean(),
     }),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('write' as const), entry: entryArb }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('cr3' as const), root: fc.nat(1) }) },
+  // A PTE that the accesses above use (PT 0x5000 or 0x6000, index 0..3), rewritten by a vCPU.
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('pte' as const),
+      pt: fc.nat(1),
+      index: fc.nat(3),
+      target: fc.nat(3),
+      flags: flagsArb,
+      cpu: fc.nat(1),
+    }),
+  },
   {
     weight: 1,
-    arbitrary: fc.record({ op: fc.constant('invlpg' as const), l2: fc.nat(3), l1: fc.nat(3) }),
+    arbitrary: fc.record({ op: fc.constant('cr3' as const), root: fc.nat(1), cpu: fc.nat(1) }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('invlpg' as const),
+      l2: fc.nat(3),
+      l1: fc.nat(3),
+      cpu: fc.nat(1),
+    }),
   },
   {
     weight: 1,
@@ -103,8 +124,8 @@ const opArb = fc.oneof(
 it('shadow translation equals the guest walk (fast-check)', () => {
   fc.assert(
     fc.property(
-      fc.array(entryArb, { minLength: 10, maxLength: 40 }),
-      fc.array(opArb, { minLength: 10, maxLength: 60 }),
+      fc.array(entryArb, { maxLength: 6 }),
+      fc.array(opArb, { minLength: 20, maxLength: 80 }),
       (entries, ops) => {
         const memS = host();
         const memR = host();
@@ -136,16 +157,19 @@ it('shadow translation equals the guest walk (fast-check)', () => {
           guest: GUEST_REGS,
           rootCache: 1,
         });
-        const ref = new PagingState(GUEST_REGS);
+        // Two vCPUs share the shadow tables; each has its own registers, root and TLB.
+        const cpus = [shadow, shadow.addVcpu()];
+        const refs = [new PagingState(GUEST_REGS), new PagingState(GUEST_REGS)];
         const walker = new PageWalker(new GuestView(memR, p2m, () => {}));
         for (const o of ops) {
           if (o.op === 'access') {
             const hi = o.l4 << 7;
             const lo = ((o.l2 << 21) | (o.l1 << 12) | 0x18) >>> 0;
             const access = o.kind | (o.user ? ACCESS_USER : 0);
-            const got = shadow.translate(hi, lo, access);
-            const want = walker.walk(ref, hi, lo, access);
-            const r = shadow.result;
+            const cpu = cpus[o.cpu]!;
+            const got = cpu.translate(hi, lo, access);
+            const want = walker.walk(refs[o.cpu]!, hi, lo, access);
+            const r = cpu.result;
             if (want === WalkOutcome.OK) {
               const pt = got === ShadowOutcome.PAGE_TABLE_WRITE || got === ShadowOutcome.MMIO;
               expect(got === ShadowOutcome.OK || pt).toBe(true);
@@ -168,22 +192,39 @@ it('shadow translation equals the guest walk (fast-check)', () => {
             }
           } else if (o.op === 'write') {
             const { at, value } = entryValue(o.entry);
-            shadow.emulateWrite(at, value, 8);
+            cpus[o.entry.slot % 2]!.emulateWrite(at, value, 8);
+            put(memR, at, value);
+          } else if (o.op === 'pte') {
+            const { value } = entryValue({
+              level: 1,
+              slot: 0,
+              index: 0,
+              target: o.target,
+              flags: o.flags,
+            });
+            const at = 0x5000 + o.pt * 0x1000 + o.index * 8;
+            cpus[o.cpu]!.emulateWrite(at, value, 8);
             put(memR, at, value);
           } else if (o.op === 'cr3') {
             const cr3 = o.root === 0 ? 0x1000n : 0x9000n;
-            shadow.setCr3(cr3);
-            ref.setCr3(cr3);
+            cpus[o.cpu]!.setCr3(cr3);
+            refs[o.cpu]!.setCr3(cr3);
           } else if (o.op === 'invlpg') {
-            shadow.invlpg(0, (o.l2 << 21) | (o.l1 << 12));
+            cpus[o.cpu]!.invlpg(0, (o.l2 << 21) | (o.l1 << 12));
           } else {
             const cr4 = CR4.PAE | (o.smep ? CR4.SMEP : 0) | (o.smap ? CR4.SMAP : 0);
             const rflags = o.ac ? RFLAGS.AC : 0;
-            shadow.setRegisters({ cr4, rflags });
-            ref.setCr4(cr4);
-            ref.setRflags(rflags);
+            for (let c = 0; c < 2; c++) {
+              cpus[c]!.setRegisters({ cr4, rflags });
+              refs[c]!.setCr4(cr4);
+              refs[c]!.setRflags(rflags);
+            }
           }
         }
+        (globalThis as { hits?: number }).hits =
+          ((globalThis as { hits?: number }).hits ?? 0) +
+          cpus[0]!.hardware.stats.hits +
+          cpus[1]!.hardware.stats.hits;
         void CR0;
         void EFER;
         void RAM_BASE;
@@ -191,4 +232,6 @@ it('shadow translation equals the guest walk (fast-check)', () => {
     ),
     { numRuns: 200 },
   );
+  // The hardware TLB must be exercised (hits after fills, on both vCPUs).
+  expect((globalThis as { hits?: number }).hits).toBeGreaterThan(20);
 });

