@@ -18,7 +18,7 @@ import {
 } from './packed-layout.js';
 import { fromFaultState, QueueFault, toFaultState } from './queue-fault.js';
 import type { PackedQueueState } from './queue-state.js';
-import { checkRam, RamMap } from './ram-check.js';
+import { checkQueueParts, RamMap } from './ram-check.js';
 import type { QueueFeatures, QueueOptions } from './split-queue.js';
 import type { Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
@@ -89,20 +89,13 @@ export class PackedVirtqueue implements Virtqueue {
         `packed queue size ${layout.size} not in [1, 32768]`,
       );
     }
+    const parts = [
+      ['descRing', layout.descRing],
+      ['driverEvent', layout.driverEvent],
+      ['deviceEvent', layout.deviceEvent],
+    ] as const;
     const sizes = { descRing: 16 * layout.size, driverEvent: 4, deviceEvent: 4 };
-    for (const part of ['descRing', 'driverEvent', 'deviceEvent'] as const) {
-      const addr = layout[part];
-      if (!Number.isSafeInteger(addr) || addr % PACKED_ALIGNMENT[part] !== 0) {
-        return new VirtioError(
-          'MISALIGNED_RING',
-          `${part} at ${addr} is not ${PACKED_ALIGNMENT[part]}-byte aligned (§2.8)`,
-        );
-      }
-      if (!checkRam(mem, addr, sizes[part])) {
-        return new VirtioError('ADDRESS_OUT_OF_RANGE', `${part} at ${addr} is not in guest RAM`);
-      }
-    }
-    return undefined;
+    return checkQueueParts(mem, parts, PACKED_ALIGNMENT, sizes, '§2.8');
   }
 
   /**

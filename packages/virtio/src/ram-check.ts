@@ -1,4 +1,5 @@
 import type { GuestMemory } from '@vmkit/memory';
+import { VirtioError } from './errors.js';
 
 /**
  * Whether `[addr, addr + len)` lies inside one RAM region of `mem`. Rings, indirect tables and
@@ -22,6 +23,42 @@ export function checkRam(mem: GuestMemory, addr: number, len: number): boolean {
     if (addr >= r.base && addr + len <= r.base + r.size) return r.kind === 'ram';
   }
   return false;
+}
+
+/**
+ * Checks where the parts of a queue are, the same way for split (§2.7) and packed (§2.8) rings:
+ * each address is an integer aligned as the ring format's table requires, and each part lies
+ * inside guest RAM.
+ *
+ * @param mem - guest memory
+ * @param parts - the parts' addresses, in the order they are checked
+ * @param alignment - each part's alignment
+ * @param sizes - each part's size in bytes
+ * @param section - the specification section the alignment table is in
+ * @returns the fault for the first part that breaks a rule, or `undefined`
+ */
+export function checkQueueParts<P extends string>(
+  mem: GuestMemory,
+  parts: readonly (readonly [P, number])[],
+  alignment: Readonly<Record<P, number>>,
+  sizes: Readonly<Record<P, number>>,
+  section: string,
+): VirtioError | undefined {
+  for (const [part, addr] of parts) {
+    if (!Number.isSafeInteger(addr) || addr % alignment[part] !== 0) {
+      return new VirtioError(
+        'MISALIGNED_RING',
+        `${part} at ${addr} is not ${alignment[part]}-byte aligned (${section})`,
+      );
+    }
+    if (!checkRam(mem, addr, sizes[part])) {
+      return new VirtioError(
+        'ADDRESS_OUT_OF_RANGE',
+        `${part} [${addr}, +${sizes[part]}) is not inside guest RAM`,
+      );
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import { VirtioError, type VirtioErrorCode } from './errors.js';
 import { needEvent } from './event-idx.js';
 import { fromFaultState, QueueFault, toFaultState } from './queue-fault.js';
 import type { SplitQueueState } from './queue-state.js';
-import { checkRam, RamMap } from './ram-check.js';
+import { checkQueueParts, RamMap } from './ram-check.js';
 import {
   isValidSplitQueueSize,
   SPLIT_ALIGNMENT,
@@ -124,23 +124,12 @@ export class SplitVirtqueue implements Virtqueue {
         `split queue size ${layout.size} is not a power of two in [1, 32768]`,
       );
     }
-    const sizes = splitQueueSizes(layout.size);
-    for (const part of ['descTable', 'availRing', 'usedRing'] as const) {
-      const addr = layout[part];
-      if (!Number.isSafeInteger(addr) || addr % SPLIT_ALIGNMENT[part] !== 0) {
-        return new VirtioError(
-          'MISALIGNED_RING',
-          `${part} at ${addr} is not ${SPLIT_ALIGNMENT[part]}-byte aligned (§2.7)`,
-        );
-      }
-      if (!checkRam(mem, addr, sizes[part])) {
-        return new VirtioError(
-          'ADDRESS_OUT_OF_RANGE',
-          `${part} [${addr}, +${sizes[part]}) is not inside guest RAM`,
-        );
-      }
-    }
-    return undefined;
+    const parts = [
+      ['descTable', layout.descTable],
+      ['availRing', layout.availRing],
+      ['usedRing', layout.usedRing],
+    ] as const;
+    return checkQueueParts(mem, parts, SPLIT_ALIGNMENT, splitQueueSizes(layout.size), '§2.7');
   }
 
   /**
