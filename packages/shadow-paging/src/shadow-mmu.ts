@@ -383,7 +383,17 @@ export class ShadowMmu {
         r.outcome = ShadowOutcome.PAGE_TABLE_WRITE;
         return this.count(ShadowFaultKind.PAGE_TABLE_WRITE);
       }
-      const existed = this.fill(linearHi >>> 0, linearLo >>> 0, write);
+      let existed: boolean;
+      try {
+        existed = this.fill(linearHi >>> 0, linearLo >>> 0, write);
+      } catch (e) {
+        if (!(e instanceof ShadowError) || e.code !== 'OUT_OF_SHADOW_MEMORY') throw e;
+        // Shadow memory is exhausted (a guest can build any number of page tables): drop
+        // every shadow table and build this path again, as KVM reclaims shadow pages.
+        this.flushAllHeld();
+        this.stats.reclaims++;
+        existed = this.fill(linearHi >>> 0, linearLo >>> 0, write);
+      }
       return this.count(existed ? ShadowFaultKind.WRITE_PROTECT : ShadowFaultKind.NOT_PRESENT);
     } finally {
       this.flushIfStale();
@@ -569,7 +579,16 @@ export class ShadowMmu {
       return cached;
     }
     this.stats.rootMisses++;
-    const root = this.getPage(gfn, 4, false, `g:${gfn}:4:${R_W | R_U}`);
+    const key = `g:${gfn}:4:${R_W | R_U}`;
+    let root: ShadowPage;
+    try {
+      root = this.getPage(gfn, 4, false, key);
+    } catch (e) {
+      if (!(e instanceof ShadowError) || e.code !== 'OUT_OF_SHADOW_MEMORY') throw e;
+      this.flushAllHeld();
+      this.stats.reclaims++;
+      root = this.getPage(gfn, 4, false, key);
+    }
     root.root = true;
     this.roots.set(gfn, root);
     if (this.roots.size > this.rootCache) {

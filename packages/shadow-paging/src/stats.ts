@@ -57,6 +57,8 @@ export class ShadowStats {
   pagesAllocated = 0;
   /** Shadow pages freed. */
   pagesFreed = 0;
+  /** Times shadow memory ran out and every shadow table was dropped to make room. */
+  reclaims = 0;
   /** Guest page-table writes emulated. */
   emulatedWrites = 0;
   /** Guest CR3 loads whose shadow root was cached. */

@@ -113,6 +113,32 @@ describe('ShadowMmu fault kinds', () => {
   });
 });
 
+describe('shadow memory exhaustion', () => {
+  it('reclaims every shadow table when a guest needs more than there is', () => {
+    const mem = host();
+    put(mem, 0x1000, 0x2027n);
+    put(mem, 0x2000, 0x3027n);
+    // 64 page tables, one page each: far more than 8 shadow pages can hold.
+    for (let i = 0; i < 64; i++) {
+      put(mem, 0x3000 + i * 8, BigInt(0x10_0000 + i * 0x1000) | 0x27n);
+      put(mem, 0x10_0000 + i * 0x1000, BigInt(0x20_0000 + i * 0x1000) | 0x67n);
+    }
+    const shadow = new ShadowMmu(mem, {
+      p2m,
+      shadowMemory: { base: SHADOW.base, limit: SHADOW.base + 8 * 4096 },
+      guest: GUEST_REGS,
+    });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 64; i++) {
+        expect(shadow.translate(0, i * 0x20_0000, 0)).toBe(ShadowOutcome.OK);
+        expect(shadow.result.physical).toBe(0x20_0000 + i * 0x1000);
+      }
+    }
+    expect(shadow.stats.reclaims).toBeGreaterThan(10);
+    expect(shadow.shadowPages()).toBeLessThanOrEqual(8);
+  });
+});
+
 describe('vCPUs sharing shadow tables', () => {
   it('a page-table write by one vCPU flushes the other vCPU TLB (a remote flush)', () => {
     const { shadow } = guest();
