@@ -1,10 +1,11 @@
 // Basic blocks: straight-line runs of decoded instructions ending at a control transfer,
-// compiled into one JavaScript function with a direct call per instruction. Each call site
-// then sees a single handler (monomorphic), which V8 can inline, instead of the one
-// megamorphic dispatch of an instruction-at-a-time loop. The semantics are the loop's: RIP,
-// the next RIP and the RFLAGS to restore on a fault are set before every instruction, the
-// budget is counted per instruction, and the block stops early on a stop request or when a
-// store invalidated cached code (self-modifying code).
+// compiled into one JavaScript function: inline code for the common forms (codegen.ts) and a
+// direct call of the handler for the rest, so each call site sees a single handler
+// (monomorphic) instead of the megamorphic dispatch of an instruction-at-a-time loop. The
+// semantics are those of executing one instruction at a time: RIP and the RFLAGS to restore
+// are right before every instruction that can fault, the budget counts every instruction,
+// and the block stops early on a stop request or when a store invalidated cached code
+// (self-modifying code).
 
 import { Vector } from '@vmkit/x86';
 import { PAGE } from './code-cache.js';

@@ -112,8 +112,8 @@ const RFLAGS_WRITABLE =
  * Registers are kept as 32-bit halves in two `Uint32Array`s (`lo`, `hi`), RFLAGS as a number
  * computed eagerly by every instruction, and RIP as a canonical linear address in a number;
  * the package README has the measurements behind these choices. The accessors taking and
- * returning bigints are for the host; the interpreter never allocates a bigint except in
- * 64-bit multiply and divide.
+ * returning bigints are for the host; the interpreter allocates bigints only for 64-bit
+ * DIV/IDIV, RCL/RCR and SHLD/SHRD. Instructions run as compiled basic blocks (block.ts).
  *
  * @example
  * ```ts
