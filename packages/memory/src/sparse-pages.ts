@@ -50,28 +50,16 @@ export class SparsePages {
 
   /** Copies `dest.length` bytes starting at `offset` into `dest`. */
   read(offset: number, dest: Uint8Array): void {
-    let done = 0;
-    while (done < dest.length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, dest.length - done);
+    forEachPage(offset, dest.length, (index, inPage, n, done) => {
       dest.set(this.pageForRead(index).subarray(inPage, inPage + n), done);
-      done += n;
-    }
+    });
   }
 
   /** Copies `src` into storage starting at `offset`. */
   write(offset: number, src: Uint8Array): void {
-    let done = 0;
-    while (done < src.length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, src.length - done);
+    forEachPage(offset, src.length, (index, inPage, n, done) => {
       this.pageForWrite(index).set(src.subarray(done, done + n), inPage);
-      done += n;
-    }
+    });
   }
 
   /**
@@ -79,16 +67,30 @@ export class SparsePages {
    * nothing, so zeroing a large guest stays cheap.
    */
   fill(offset: number, length: number, byte: number): void {
-    let done = 0;
-    while (done < length) {
-      const at = offset + done;
-      const index = Math.floor(at / PAGE_SIZE);
-      const inPage = at - index * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, length - done);
+    forEachPage(offset, length, (index, inPage, n) => {
       if (byte !== 0 || this.isMaterialized(index)) {
         this.pageForWrite(index).fill(byte, inPage, inPage + n);
       }
-      done += n;
-    }
+    });
+  }
+}
+
+/**
+ * Splits `[offset, offset + length)` at page boundaries and calls `piece` for each part: the
+ * page index, the offset inside the page, the part's length and how many bytes came before it.
+ */
+function forEachPage(
+  offset: number,
+  length: number,
+  piece: (index: number, inPage: number, n: number, done: number) => void,
+): void {
+  let done = 0;
+  while (done < length) {
+    const at = offset + done;
+    const index = Math.floor(at / PAGE_SIZE);
+    const inPage = at - index * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - inPage, length - done);
+    piece(index, inPage, n, done);
+    done += n;
   }
 }
