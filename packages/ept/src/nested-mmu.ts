@@ -102,6 +102,10 @@ export class NestedMmu {
   // Per combined-cache slot: the guest-physical frame (TLB) or host table address (PSC).
   private readonly extra = new Map<TranslationCache, Float64Array>();
   private readonly guestHpa = new Float64Array(6);
+  // Guest-physical frames of the combined TLB entries, by slot (the hit path reads them).
+  private readonly smallFrames: Float64Array;
+  private readonly largeFrames: Float64Array;
+  private readonly hugeFrames: Float64Array;
 
   /**
    * @param host - host-physical memory (EPT tables, guest memory)
@@ -124,6 +128,9 @@ export class NestedMmu {
     // A guest that starts in PAE paging has its PDPTE registers loaded from CR3, as the
     // VM entry that loads the guest state would (a failed load leaves them zero).
     if (this.state.mode === PagingMode.PAE) this.ept.loadPdptes(this.state);
+    this.smallFrames = this.extra.get(this.tlb.small)!;
+    this.largeFrames = this.extra.get(this.tlb.large)!;
+    this.hugeFrames = this.extra.get(this.tlb.huge)!;
     this.vpidValue = checkVpid(options.vpid ?? 1);
     this.ctx = this.contextOf(this.vpidValue, this.ept.ep4ta);
   }
@@ -178,12 +185,14 @@ export class NestedMmu {
     if ((state.cr4 & (CR4.PKE | CR4.PKS)) === 0 && mode !== PagingMode.NONE) {
       const small = this.tlb.small;
       const tag = hi * 0x10_0000 + (lo >>> 12);
-      if (this.hit(small, tag, 0xfff, hi, lo, access)) return WalkOutcome.OK;
+      if (this.hit(small, this.smallFrames, tag, 0xfff, hi, lo, access)) return WalkOutcome.OK;
       const large = this.tlb.large;
       const largeTag = mode === PagingMode.BITS32 ? lo >>> 22 : hi * 0x800 + (lo >>> 21);
       const largeMask = mode === PagingMode.BITS32 ? 0x3f_ffff : 0x1f_ffff;
-      if (this.hit(large, largeTag, largeMask, hi, lo, access)) return WalkOutcome.OK;
-      if (this.hit(this.tlb.huge, hi * 4 + (lo >>> 30), 0x3fff_ffff, hi, lo, access))
+      if (this.hit(large, this.largeFrames, largeTag, largeMask, hi, lo, access))
+        return WalkOutcome.OK;
+      const huge = this.tlb.huge;
+      if (this.hit(huge, this.hugeFrames, hi * 4 + (lo >>> 30), 0x3fff_ffff, hi, lo, access))
         return WalkOutcome.OK;
     }
     return this.miss(hi, lo, access);
@@ -346,6 +355,7 @@ export class NestedMmu {
 
   private hit(
     cache: TranslationCache,
+    frames: Float64Array,
     tag: number,
     offsetMask: number,
     hi: number,
@@ -384,7 +394,7 @@ export class NestedMmu {
     r.linearHi = hi;
     r.linearLo = lo;
     r.referenceCount = 0;
-    r.frame = this.extra.get(cache)![slot]!;
+    r.frame = frames[slot]!;
     r.physical = r.frame + offset;
     r.hostPhysical = cache.value[slot]! + offset;
     r.pageSize = offsetMask + 1;
