@@ -118,18 +118,10 @@ export interface PcpuStats {
 
 /** One entry of a scheduler trace. */
 export type TraceEvent =
-  | {
-      /** A vCPU was given a pCPU. */
+  | ({
+      /** A vCPU was given a pCPU: the {@link Dispatch} itself. */
       readonly type: 'dispatch';
-      /** The pCPU. */
-      readonly pcpu: number;
-      /** The vCPU. */
-      readonly vcpu: number;
-      /** Start cycle. */
-      readonly start: number;
-      /** Budget in cycles. */
-      readonly budget: number;
-    }
+    } & Dispatch)
   | {
       /** A pCPU idled. */
       readonly type: 'idle';
