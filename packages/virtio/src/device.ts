@@ -5,7 +5,7 @@ import { VirtioError } from './errors.js';
 import { PackedVirtqueue } from './packed-queue.js';
 import { fromFaultState, toFaultState } from './queue-fault.js';
 import type { FaultState, VirtqueueState } from './queue-state.js';
-import { SplitVirtqueue } from './split-queue.js';
+import { type QueueOptions, SplitVirtqueue } from './split-queue.js';
 import type { Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
 
@@ -445,10 +445,7 @@ export class VirtioDevice {
     });
     this.live = state.live.map((s, i) => {
       if (s === null) return undefined;
-      const options = {
-        meter: this.queueMeter?.(i) ?? this.meter,
-        onFault: (e: VirtioError) => this.fail(e),
-      };
+      const options = this.queueOptions(i);
       return s.kind === 'split'
         ? SplitVirtqueue.restore(this.memory, s, options)
         : PackedVirtqueue.restore(this.memory, s, options);
@@ -509,10 +506,7 @@ export class VirtioDevice {
       indirect: hasFeature(f, FeatureBit.INDIRECT_DESC),
       inOrder: hasFeature(f, FeatureBit.IN_ORDER),
     };
-    const options = {
-      meter: this.queueMeter?.(index) ?? this.meter,
-      onFault: (e: VirtioError) => this.fail(e),
-    };
+    const options = this.queueOptions(index);
     if (q.size > max || q.size === 0) {
       return this.fail(
         new VirtioError('INVALID_QUEUE_SIZE', `queue ${index} size ${q.size} > maximum ${max}`),
@@ -539,6 +533,11 @@ export class VirtioDevice {
     const invalid = SplitVirtqueue.validate(this.memory, layout);
     if (invalid !== undefined) return this.fail(invalid);
     this.live[index] = new SplitVirtqueue(this.memory, layout, features, options);
+  }
+
+  /** How queue `index` reports its faults (to this device) and counts its work. */
+  private queueOptions(index: number): QueueOptions {
+    return { meter: this.queueMeter?.(index) ?? this.meter, onFault: (e) => this.fail(e) };
   }
 
   private notifyUsed(index: number): void {
