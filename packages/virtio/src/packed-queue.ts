@@ -20,7 +20,7 @@ import { fromFaultState, QueueFault, toFaultState } from './queue-fault.js';
 import type { PackedQueueState } from './queue-state.js';
 import { checkQueueParts, RamMap } from './ram-check.js';
 import type { QueueFeatures, QueueOptions } from './split-queue.js';
-import type { Virtqueue } from './virtqueue.js';
+import { checkUsedBatch, checkUsedLength, type Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
 
 const TWO_POW_32 = 2 ** 32;
@@ -175,9 +175,7 @@ export class PackedVirtqueue implements Virtqueue {
 
   addUsed(id: number, len: number): void {
     if (this.faults.error !== undefined) return;
-    if (!Number.isInteger(len) || len < 0 || len >= TWO_POW_32) {
-      throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, id);
-    }
+    checkUsedLength(len, id);
     if (!Number.isInteger(id) || id < 0 || id >= this.size || this.slots[id] === 0) {
       throw new VirtioError('NOT_IN_FLIGHT', `buffer id ${id} is not in flight`, id);
     }
@@ -205,15 +203,7 @@ export class PackedVirtqueue implements Virtqueue {
    */
   addUsedBatch(count: number, len: number): void {
     if (this.faults.error !== undefined) return;
-    if (!this.inOrder) {
-      throw new VirtioError('INVALID_STATE', 'batched used descriptors need VIRTIO_F_IN_ORDER');
-    }
-    if (!Number.isInteger(count) || count < 1 || count > this.order.length) {
-      throw new VirtioError(
-        'INVALID_ARGUMENT',
-        `batch of ${count} with ${this.order.length} in flight`,
-      );
-    }
+    checkUsedBatch(this.inOrder, count, this.order.length, 'descriptors');
     let skip = 0;
     let last = 0;
     for (let k = 0; k < count; k++) {

@@ -19,7 +19,7 @@ import {
   type SplitQueueLayout,
   splitQueueSizes,
 } from './split-layout.js';
-import type { Virtqueue } from './virtqueue.js';
+import { checkUsedBatch, checkUsedLength, type Virtqueue } from './virtqueue.js';
 import { NO_METER, type WorkMeter } from './work-meter.js';
 
 /** The negotiated features that change how a queue behaves. */
@@ -234,9 +234,7 @@ export class SplitVirtqueue implements Virtqueue {
 
   addUsed(head: number, len: number): void {
     if (this.faults.error !== undefined) return;
-    if (!Number.isInteger(len) || len < 0 || len >= 2 ** 32) {
-      throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, head);
-    }
+    checkUsedLength(len, head);
     this.takeInFlight(head);
     try {
       const slot = this.used + 4 + 8 * (this.usedIdx & this.mask);
@@ -259,18 +257,11 @@ export class SplitVirtqueue implements Virtqueue {
    */
   addUsedBatch(count: number, len: number): void {
     if (this.faults.error !== undefined) return;
-    if (this.order === undefined) {
-      throw new VirtioError('INVALID_STATE', 'batched used entries need VIRTIO_F_IN_ORDER');
-    }
-    if (!Number.isInteger(count) || count < 1 || count > this.orderCount) {
-      throw new VirtioError(
-        'INVALID_ARGUMENT',
-        `batch of ${count} with ${this.orderCount} in flight`,
-      );
-    }
+    checkUsedBatch(this.order !== undefined, count, this.orderCount, 'entries');
+    const order = this.order!;
     let last = 0;
     for (let k = 0; k < count; k++) {
-      last = this.order[this.orderHead]!;
+      last = order[this.orderHead]!;
       this.orderHead = (this.orderHead + 1) & this.mask;
       this.orderCount--;
       this.inFlight[last]!--;

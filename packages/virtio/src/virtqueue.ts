@@ -1,5 +1,5 @@
 import type { DescriptorChain } from './chain.js';
-import type { VirtioError } from './errors.js';
+import { VirtioError } from './errors.js';
 import type { VirtqueueState } from './queue-state.js';
 
 /**
@@ -61,4 +61,36 @@ export interface Virtqueue {
    * @returns whether buffers arrived meanwhile, which the device must then process itself
    */
   enableNotification(): boolean;
+}
+
+/**
+ * The host-side argument rule of {@link Virtqueue.addUsed}: the used length is a u32.
+ *
+ * @throws VirtioError `INVALID_ARGUMENT` otherwise
+ */
+export function checkUsedLength(len: number, head: number): void {
+  if (!Number.isInteger(len) || len < 0 || len >= 2 ** 32) {
+    throw new VirtioError('INVALID_ARGUMENT', `used length ${len} is not a u32`, head);
+  }
+}
+
+/**
+ * The host-side rules of {@link Virtqueue.addUsedBatch} (§2.7.9, §2.8.8): VIRTIO_F_IN_ORDER was
+ * negotiated, and the batch covers 1..`inFlight` chains.
+ *
+ * @param unit - what the ring format calls a used element, for the message
+ * @throws VirtioError `INVALID_STATE` without IN_ORDER, `INVALID_ARGUMENT` for a bad count
+ */
+export function checkUsedBatch(
+  inOrder: boolean,
+  count: number,
+  inFlight: number,
+  unit: 'entries' | 'descriptors',
+): void {
+  if (!inOrder) {
+    throw new VirtioError('INVALID_STATE', `batched used ${unit} need VIRTIO_F_IN_ORDER`);
+  }
+  if (!Number.isInteger(count) || count < 1 || count > inFlight) {
+    throw new VirtioError('INVALID_ARGUMENT', `batch of ${count} with ${inFlight} in flight`);
+  }
 }
