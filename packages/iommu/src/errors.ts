@@ -79,8 +79,3 @@ export class DmaFaultError extends GuestMemoryError {
     this.sourceId = sourceId;
   }
 }
-
-/** Formats a number as hex. */
-export function hex(v: number): string {
-  return `0x${v.toString(16)}`;
-}
