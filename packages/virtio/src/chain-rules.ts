@@ -5,7 +5,7 @@ import { checkRam, type RamMap } from './ram-check.js';
 
 const TWO_POW_32 = 2 ** 32;
 /** An address's high dword must be below this for the address to fit 52 bits. */
-export const HIGH_LIMIT = 2 ** 20;
+const HIGH_LIMIT = 2 ** 20;
 
 /** A rule a chain broke: the fault code and a message. */
 export type ChainViolation = readonly [VirtioErrorCode, string];
