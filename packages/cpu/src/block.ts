@@ -23,6 +23,7 @@ import type { Handler, Instr } from './decoder/instr.js';
 import * as cond from './exec/cond.js';
 import * as control from './exec/control.js';
 import { add64, addNarrow, logicFlags, sub64, subNarrow } from './exec/flags.js';
+import * as interrupt from './exec/interrupt.js';
 import * as misc from './exec/misc.js';
 import { effectiveAddress, readMem, writeMem } from './exec/operands.js';
 import { shiftValue } from './exec/shift.js';
@@ -241,6 +242,12 @@ const ENDS_BLOCK = new Set<Handler>([
   str.scas,
   misc.hlt,
   misc.ud2,
+  // Events and changes of IF, CPL or the interrupt shadow: the run loop must see them.
+  interrupt.int3,
+  interrupt.intN,
+  interrupt.iretq,
+  interrupt.cli,
+  interrupt.sti,
 ]);
 
 function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number): Instr {

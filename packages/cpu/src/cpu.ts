@@ -6,6 +6,8 @@ import { completeIn } from './exec/io.js';
 import { canonical } from './exec/operands.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
+import { deliver } from './system/deliver.js';
+import { nestedAction } from './system/double-fault.js';
 
 /** The 16 general-purpose registers in encoding order (SDM Vol. 2 Table 2-2, with REX). */
 export const GPR_NAMES = [
@@ -39,6 +41,10 @@ export type GprName = (typeof GPR_NAMES)[number];
  *   single-step (RFLAGS.TF), the instruction completed and RIP is after it (a trap). Delivery
  *   through the IDT is the VMM's (or a later CPU layer's) business.
  * - `budget`: the instruction budget ran out.
+ * - `triple-fault`: an exception during the delivery of #DF (only with IDT delivery).
+ *
+ * With `exceptionDelivery: 'report'` (the default) a software interrupt (INT n, INT3) also
+ * stops with `exception` and its vector, RIP after the instruction (it is a trap).
  */
 export type StopReason =
   | {
@@ -58,6 +64,14 @@ export type StopReason =
   | {
       /** The instruction budget ran out. */
       readonly kind: 'budget';
+    }
+  | {
+      /**
+       * Triple fault: delivering #DF raised a contributory exception or a page fault, and the
+       * processor shut down (SDM Vol. 3A §6.15, Interrupt 8). Running on is the VMM's choice
+       * (a real machine resets).
+       */
+      readonly kind: 'triple-fault';
     }
   | {
       /**
@@ -87,6 +101,50 @@ export interface CpuOptions {
    * emptied. 0 disables caching: every block is decoded and compiled afresh.
    */
   readonly decodeCacheSize?: number;
+  /**
+   * What happens to an exception: `report` (the default) stops `run` with an `exception`
+   * stop reason and the state of the faulting instruction; `idt` delivers it through the IDT
+   * as the processor does (SDM Vol. 3A §6.14), with #DF and triple fault.
+   */
+  readonly exceptionDelivery?: 'report' | 'idt';
+  /**
+   * With `idt` delivery, called before each exception is delivered; returning true stops
+   * `run` with the `exception` stop reason instead (as a VMM's exception bitmap turns an
+   * exception into a VM exit). CR2 is not written for an intercepted #PF.
+   */
+  readonly interceptException?: ExceptionInterceptor;
+}
+
+/**
+ * Decides whether an exception stops `run` instead of being delivered through the IDT.
+ *
+ * @param vector - the exception vector
+ * @param errorCode - its error code, if it has one
+ * @param address - for #PF, the faulting linear address
+ * @returns true to stop with the `exception` stop reason
+ */
+export type ExceptionInterceptor = (
+  vector: number,
+  errorCode: number | undefined,
+  address: number | undefined,
+) => boolean;
+
+/** A descriptor-table register, GDTR or IDTR (SDM Vol. 3A §2.4.1, §2.4.3). */
+export interface TableRegister {
+  /** Linear base address (canonical). */
+  readonly base: bigint;
+  /** Limit: the last valid byte offset, 0..65535. */
+  readonly limit: number;
+}
+
+/** The task register (SDM Vol. 3A §2.4.4): the selector and the cached TSS base and limit. */
+export interface TaskRegister {
+  /** The TSS selector. */
+  readonly selector: number;
+  /** Linear base address of the 64-bit TSS (canonical). */
+  readonly base: bigint;
+  /** Limit of the TSS (at least 0x67 for a full 64-bit TSS). */
+  readonly limit: number;
 }
 
 const RFLAGS_WRITABLE =
@@ -165,11 +223,124 @@ export class Cpu {
   /** Interpreter state: RIP as a signed canonical linear address (prefer `rip`). */
   ripValue = 0;
 
-  /** @param options - the memory, the privilege level and cache size */
+  /**
+   * CS selector. Its RPL is the CPL: the host keeps `cpl` and `cs` consistent when it sets
+   * them; event delivery, IRETQ, SYSCALL and SYSRET change both. Default 0x08 (CPL 0) or 0x2b
+   * (CPL 3).
+   */
+  cs: number;
+  /** SS selector (in 64-bit mode only its RPL and nullness matter). Default 0x10 or 0x23. */
+  ss: number;
+  /** GDTR base, a signed canonical linear address (interpreter view; prefer `gdtr`). */
+  gdtrBase = 0;
+  /** GDTR limit. */
+  gdtrLimit = 0;
+  /** IDTR base, a signed canonical linear address (interpreter view; prefer `idtr`). */
+  idtrBase = 0;
+  /** IDTR limit. */
+  idtrLimit = 0;
+  /** TR selector. */
+  trSelector = 0;
+  /** TR base, a signed canonical linear address (interpreter view; prefer `tr`). */
+  trBase = 0;
+  /** TR limit. */
+  trLimit = 0;
+  /** CR2: the linear address of the last page fault delivered through the IDT. */
+  cr2 = 0n;
+  /** What happens to exceptions (see {@link CpuOptions.exceptionDelivery}). */
+  exceptionDelivery: 'report' | 'idt';
+  /** The exception interceptor (see {@link CpuOptions.interceptException}). */
+  interceptException: ExceptionInterceptor | undefined;
+  /**
+   * Whether external interrupts are blocked until one more instruction completes (the STI
+   * interrupt shadow, SDM Vol. 3A §6.8.3).
+   */
+  interruptShadow = false;
+  /** The external interrupt vector waiting for RFLAGS.IF, or undefined. */
+  pendingInterrupt: number | undefined = undefined;
+
+  /** @param options - the memory, the privilege level, cache size and exception delivery */
   constructor(options: CpuOptions) {
     this.memory = options.memory;
     this.cpl = options.cpl ?? 0;
+    this.cs = this.cpl === 0 ? 0x08 : 0x2b;
+    this.ss = this.cpl === 0 ? 0x10 : 0x23;
     this.code = new CodeCache(options.decodeCacheSize ?? 16384);
+    this.exceptionDelivery = options.exceptionDelivery ?? 'report';
+    this.interceptException = options.interceptException;
+  }
+
+  /** GDTR as base and limit. */
+  get gdtr(): TableRegister {
+    return { base: BigInt.asUintN(64, BigInt(this.gdtrBase)), limit: this.gdtrLimit };
+  }
+  /** Sets GDTR; a non-canonical base or a limit outside 0..65535 throws {@link CpuError}. */
+  set gdtr(value: TableRegister) {
+    this.gdtrBase = toLinear(value.base, 'GDTR base');
+    this.gdtrLimit = toLimit(value.limit, 0xffff);
+  }
+
+  /** IDTR as base and limit. */
+  get idtr(): TableRegister {
+    return { base: BigInt.asUintN(64, BigInt(this.idtrBase)), limit: this.idtrLimit };
+  }
+  /** Sets IDTR; a non-canonical base or a limit outside 0..65535 throws {@link CpuError}. */
+  set idtr(value: TableRegister) {
+    this.idtrBase = toLinear(value.base, 'IDTR base');
+    this.idtrLimit = toLimit(value.limit, 0xffff);
+  }
+
+  /** TR as selector, base and limit. */
+  get tr(): TaskRegister {
+    return {
+      selector: this.trSelector,
+      base: BigInt.asUintN(64, BigInt(this.trBase)),
+      limit: this.trLimit,
+    };
+  }
+  /** Sets TR (without reading the GDT, as a VMM loads guest state). */
+  set tr(value: TaskRegister) {
+    this.trSelector = toLimit(value.selector, 0xffff);
+    this.trBase = toLinear(value.base, 'TR base');
+    this.trLimit = toLimit(value.limit, 0xffffffff);
+  }
+
+  /**
+   * Requests an external interrupt: it is delivered through the IDT at the next instruction
+   * boundary where RFLAGS.IF = 1 and no interrupt shadow is active (SDM Vol. 3A §6.8.1). One
+   * interrupt can wait at a time (the interrupt controller model keeps the rest).
+   *
+   * @param vector - 32..255 (vectors below 32 are reserved for exceptions)
+   */
+  requestInterrupt(vector: number): void {
+    if (!Number.isInteger(vector) || vector < 32 || vector > 255) {
+      throw new CpuError(
+        'INVALID_VALUE',
+        `an external interrupt vector must be in [32, 255], got ${vector}`,
+      );
+    }
+    if (this.pendingInterrupt !== undefined) {
+      throw new CpuError('INVALID_STATE', `interrupt ${this.pendingInterrupt} is still pending`);
+    }
+    this.pendingInterrupt = vector;
+  }
+
+  /**
+   * Whether an exception is reported to the host (`report` delivery, or the interceptor
+   * claims it) rather than delivered through the IDT. Used by the interpreter.
+   *
+   * @param vector - the exception vector
+   * @param errorCode - its error code
+   * @param address - the #PF address
+   * @returns true when it stops `run`
+   */
+  reportsException(
+    vector: number,
+    errorCode: number | undefined,
+    address: number | undefined,
+  ): boolean {
+    if (this.exceptionDelivery === 'report') return true;
+    return this.interceptException?.(vector, errorCode, address) === true;
   }
 
   /** RIP as a signed canonical linear address (interpreter view). */
@@ -286,54 +457,118 @@ export class Cpu {
     try {
       let previous: Block | undefined;
       while (this.remaining > 0) {
-        if ((this.flags & RFLAGS.TF) !== 0) {
-          const stop = this.singleStep();
-          if (stop !== undefined) return stop;
-          previous = undefined;
-          continue;
-        }
-        // Most blocks are followed by the same block as last time: try that before the cache.
-        const epoch = this.code.epoch;
-        let block = previous?.next;
-        if (block === undefined || block.start !== this.ripValue || previous!.nextEpoch !== epoch) {
-          block = this.fetchBlock();
-          if (previous !== undefined) {
-            previous.next = block;
-            previous.nextEpoch = this.code.epoch;
+        try {
+          // SDM Vol. 3A §6.8.1: external interrupts are taken at instruction boundaries when
+          // IF = 1 and no STI shadow blocks them.
+          if (
+            this.pendingInterrupt !== undefined &&
+            (this.flags & RFLAGS.IF) !== 0 &&
+            !this.interruptShadow
+          ) {
+            const vector = this.pendingInterrupt;
+            this.pendingInterrupt = undefined;
+            previous = undefined;
+            const stop = this.dispatch(vector, undefined, undefined, 'interrupt');
+            if (stop !== undefined) return stop;
+            continue;
           }
-        }
-        block.run(this);
-        previous = block;
-        if (this.pendingStop !== undefined) {
-          const stop = this.pendingStop;
-          this.pendingStop = undefined;
-          return stop;
+          if ((this.flags & RFLAGS.TF) !== 0 || this.interruptShadow) {
+            previous = undefined;
+            const stop = this.stepOne();
+            if (stop !== undefined) return stop;
+            continue;
+          }
+          // Most blocks are followed by the same block as last time: try that before the cache.
+          const epoch = this.code.epoch;
+          let block = previous?.next;
+          if (
+            block === undefined ||
+            block.start !== this.ripValue ||
+            previous!.nextEpoch !== epoch
+          ) {
+            block = this.fetchBlock();
+            if (previous !== undefined) {
+              previous.next = block;
+              previous.nextEpoch = this.code.epoch;
+            }
+          }
+          block.run(this);
+          previous = block;
+          if (this.pendingStop !== undefined) {
+            const stop = this.pendingStop;
+            this.pendingStop = undefined;
+            return stop;
+          }
+        } catch (e) {
+          if (!(e instanceof CpuFault)) throw e;
+          // A fault leaves the instruction's architectural effects undone (SDM Vol. 3A §6.5:
+          // faults report the state before the instruction); handlers write registers only
+          // after their last memory access, and RFLAGS is restored here.
+          this.flags = this.committedFlags;
+          previous = undefined;
+          const stop = this.dispatch(e.vector, e.errorCode, e.address, 'exception');
+          if (stop !== undefined) return stop;
         }
       }
       return { kind: 'budget' };
-    } catch (e) {
-      if (!(e instanceof CpuFault)) throw e;
-      // A fault leaves the instruction's architectural effects undone (SDM Vol. 3A §6.5:
-      // faults report the state before the instruction); handlers write registers only after
-      // their last memory access, and RFLAGS is restored here.
-      this.flags = this.committedFlags;
-      return {
-        kind: 'exception',
-        vector: e.vector,
-        errorCode: e.errorCode,
-        address: e.address,
-      };
     } finally {
       this.instructions += start - this.remaining;
     }
   }
 
   /**
-   * Runs one instruction with RFLAGS.TF set at its start: afterwards a single-step debug
-   * exception (#DB, a trap: RIP after the instruction) is reported, unless the instruction
-   * itself stopped the CPU (SDM Vol. 3A §18.3.1.4). DR6 is not modelled yet.
+   * Delivers an exception or external interrupt through the IDT, or reports the exception.
+   * An exception raised by the delivery itself is handled by the double-fault rules (SDM
+   * Vol. 3A §6.15, Table 6-5): delivered after the first, turned into #DF, or a triple fault.
+   * RIP is the one to push (the faulting instruction for faults, the next for traps).
    */
-  private singleStep(): StopReason | undefined {
+  private dispatch(
+    vector: number,
+    errorCode: number | undefined,
+    address: number | undefined,
+    kind: 'exception' | 'interrupt',
+  ): StopReason | undefined {
+    let v = vector;
+    let code = errorCode;
+    let addr = address;
+    let isException = kind === 'exception';
+    for (;;) {
+      if (isException && this.reportsException(v, code, addr)) {
+        return { kind: 'exception', vector: v, errorCode: code, address: addr };
+      }
+      // SDM Vol. 3A §4.7: CR2 receives the faulting linear address as #PF is delivered.
+      if (isException && v === Vector.PF && addr !== undefined) {
+        this.cr2 = BigInt.asUintN(64, BigInt(addr));
+      }
+      try {
+        deliver(this, v, code, 'hardware', this.ripValue);
+        return undefined;
+      } catch (e) {
+        if (!(e instanceof CpuFault)) throw e;
+        const action = nestedAction(isException ? v : undefined, e.vector);
+        if (action === 'shutdown') return { kind: 'triple-fault' };
+        if (action === 'doubleFault') {
+          v = Vector.DF;
+          code = 0;
+          addr = undefined;
+        } else {
+          v = e.vector;
+          code = e.errorCode;
+          addr = e.address;
+        }
+        isException = true;
+      }
+    }
+  }
+
+  /**
+   * Runs exactly one instruction: under RFLAGS.TF (then a single-step #DB follows, a trap
+   * with RIP after the instruction, unless the instruction itself stopped the CPU; SDM Vol.
+   * 3A §18.3.1.4; DR6 is not modelled yet), or in an interrupt shadow, which it ends.
+   */
+  private stepOne(): StopReason | undefined {
+    const trap = (this.flags & RFLAGS.TF) !== 0;
+    this.interruptShadow = false;
     const left = this.remaining;
     this.remaining = 1;
     try {
@@ -346,9 +581,10 @@ export class Cpu {
       this.pendingStop = undefined;
       return stop;
     }
+    if (!trap) return undefined;
     // A REP iteration that did not finish the instruction still traps (each iteration is
     // single-stepped).
-    return { kind: 'exception', vector: Vector.DB, errorCode: undefined, address: undefined };
+    return this.dispatch(Vector.DB, undefined, undefined, 'exception');
   }
 
   private fetchBlock(): Block {
@@ -369,6 +605,13 @@ function gprIndex(name: GprName): number {
   const r = GPR_NAMES.indexOf(name);
   if (r < 0) throw new CpuError('INVALID_REGISTER', `no register named ${String(name)}`);
   return r;
+}
+
+function toLimit(value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new CpuError('INVALID_VALUE', `a limit or selector must be in [0, ${max}], got ${value}`);
+  }
+  return value;
 }
 
 function toLinear(value: bigint, what: string): number {

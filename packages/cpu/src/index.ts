@@ -3,9 +3,12 @@ export { CodeCache, type CodePage } from './code-cache.js';
 export {
   Cpu,
   type CpuOptions,
+  type ExceptionInterceptor,
   GPR_NAMES,
   type GprName,
   type StopReason,
+  type TableRegister,
+  type TaskRegister,
 } from './cpu.js';
 export { decode, type FetchByte, MAX_INSTRUCTION_LENGTH } from './decoder/decode.js';
 export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './decoder/instr.js';

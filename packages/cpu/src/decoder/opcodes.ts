@@ -7,6 +7,7 @@ import * as cond from '../exec/cond.js';
 import * as control from '../exec/control.js';
 import * as convert from '../exec/convert.js';
 import * as flagOps from '../exec/flag-ops.js';
+import * as interrupt from '../exec/interrupt.js';
 import * as io from '../exec/io.js';
 import * as misc from '../exec/misc.js';
 import * as mov from '../exec/mov.js';
@@ -245,6 +246,14 @@ ONE_BYTE[0xed] = e('In', ['eAX', 'DX'], io.inPort, 'z');
 ONE_BYTE[0xee] = e('Out', ['DX', 'AL'], io.outPort, 'b');
 ONE_BYTE[0xef] = e('Out', ['DX', 'eAX'], io.outPort, 'z');
 ONE_BYTE[0xf4] = e('Hlt', [], misc.hlt, 'v');
+// Software interrupts and IRETQ (SDM Vol. 2 INT n/INTO/INT3/INT1 and IRET pages). INTO is
+// invalid in 64-bit mode; IRET without REX.W (32- and 16-bit frames) is not implemented.
+ONE_BYTE[0xcc] = e('Int3', [], interrupt.int3, 'v');
+ONE_BYTE[0xcd] = e('Int', ['Ib'], interrupt.intN, 'v');
+const IRETQ = e('Iretq', [], interrupt.iretq, 'v');
+ONE_BYTE[0xcf] = pick((c) => (c.rexW ? IRETQ : undefined));
+ONE_BYTE[0xfa] = e('Cli', [], interrupt.cli, 'v');
+ONE_BYTE[0xfb] = e('Sti', [], interrupt.sti, 'v');
 ONE_BYTE[0xf5] = e('Cmc', [], flagOps.cmc, 'v');
 // /1 is an alias of TEST /0 (decoded as TEST by Intel and AMD processors and by iced-x86).
 const grp3 = (ops: readonly OperandSpec[], size: SizeAttr, imm: OperandSpec) => [

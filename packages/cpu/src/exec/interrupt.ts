@@ -1,0 +1,119 @@
+// INT n, INT3, IRETQ, CLI and STI in 64-bit mode (SDM Vol. 2 pages of each; delivery itself is
+// system/deliver.ts).
+import { RFLAGS, Vector } from '@vmkit/x86';
+import type { Cpu } from '../cpu.js';
+import type { Instr } from '../decoder/instr.js';
+import { CpuFault } from '../fault.js';
+import type { Privilege } from '../memory.js';
+import { linearPlus, sysRead64, toCanonical } from '../system/access.js';
+import { deliver } from '../system/deliver.js';
+import { attributes, isCode, isWritableData, readDescriptor } from '../system/descriptors.js';
+import { RSP } from './operands.js';
+
+function softwareInterrupt(cpu: Cpu, vector: number): void {
+  // A software interrupt is a trap: when it is reported instead of delivered, RIP is after it.
+  if (cpu.reportsException(vector, undefined, undefined)) {
+    cpu.pendingStop = { kind: 'exception', vector, errorCode: undefined, address: undefined };
+    return;
+  }
+  deliver(cpu, vector, undefined, 'software', cpu.nextRip);
+}
+
+/** INT imm8 (CDh): a software interrupt through the IDT, gate DPL checked against CPL. */
+export function intN(cpu: Cpu, ins: Instr): void {
+  softwareInterrupt(cpu, ins.imm & 0xff);
+}
+
+/** INT3 (CCh): the breakpoint exception #BP, delivered as a software interrupt. */
+export function int3(cpu: Cpu, _ins: Instr): void {
+  softwareInterrupt(cpu, Vector.BP);
+}
+
+/**
+ * IRETQ (REX.W CFh), the IA-32e-mode path of the IRET pseudo-code (SDM Vol. 2 IRET): pops
+ * RIP, CS, RFLAGS, RSP and SS, checks the return code segment (a 64-bit code segment at the
+ * same or a less privileged level) and, for a return to CPL 3, the stack segment; RFLAGS
+ * bits change as POPF's rules allow at the old CPL. A return to a compatibility-mode segment
+ * (L = 0) is not modelled and raises #GP(selector).
+ */
+export function iretq(cpu: Cpu, _ins: Instr): void {
+  if ((cpu.flags & RFLAGS.NT) !== 0) throw new CpuFault(Vector.GP, 0);
+  const rsp = toCanonical(cpu.lo[RSP]!, cpu.hi[RSP]!);
+  if (rsp === undefined) throw new CpuFault(Vector.SS, 0);
+  const word = (k: number) => sysRead64(cpu, linearPlus(rsp, 8 * k, Vector.SS), cpu.cpl);
+  const [ripLo, ripHi] = word(0);
+  const cs = word(1)[0] & 0xffff;
+  const flags = word(2)[0];
+  const [rspLo, rspHi] = word(3);
+  const ss = word(4)[0] & 0xffff;
+
+  if ((cs & 0xfffc) === 0) throw new CpuFault(Vector.GP, 0);
+  const rpl = cs & 3;
+  const csError = cs & 0xfffc;
+  if (rpl < cpu.cpl || (rpl !== 0 && rpl !== 3)) throw new CpuFault(Vector.GP, csError);
+  const code = attributes(readDescriptor(cpu, cs)[1]);
+  const conforming = (code.type & 4) !== 0;
+  if (!isCode(code) || (conforming ? code.dpl > rpl : code.dpl !== rpl)) {
+    throw new CpuFault(Vector.GP, csError);
+  }
+  if (!code.present) throw new CpuFault(Vector.NP, csError);
+  if (!code.long || code.db) throw new CpuFault(Vector.GP, csError);
+  // A null SS is allowed only for a return to CPL < 3 in 64-bit mode.
+  if ((ss & 0xfffc) === 0) {
+    if (rpl === 3) throw new CpuFault(Vector.GP, 0);
+  } else {
+    const ssError = ss & 0xfffc;
+    if ((ss & 3) !== rpl) throw new CpuFault(Vector.GP, ssError);
+    const data = attributes(readDescriptor(cpu, ss)[1]);
+    if (!isWritableData(data) || data.dpl !== rpl) throw new CpuFault(Vector.GP, ssError);
+    if (!data.present) throw new CpuFault(Vector.SS, ssError);
+  }
+  const target = toCanonical(ripLo, ripHi);
+  if (target === undefined) throw new CpuFault(Vector.GP, 0);
+
+  // RFLAGS: as POPF at the old CPL; VM, VIF and VIP stay clear in 64-bit mode. RF (which
+  // only suppresses instruction breakpoints, not modelled) is cleared.
+  let writable =
+    RFLAGS.CF |
+    RFLAGS.PF |
+    RFLAGS.AF |
+    RFLAGS.ZF |
+    RFLAGS.SF |
+    RFLAGS.TF |
+    RFLAGS.DF |
+    RFLAGS.OF |
+    RFLAGS.NT |
+    RFLAGS.AC |
+    RFLAGS.ID;
+  const iopl = (cpu.flags & RFLAGS.IOPL) >>> 12;
+  if (cpu.cpl === 0) writable |= RFLAGS.IOPL;
+  if (cpu.cpl <= iopl) writable |= RFLAGS.IF;
+  cpu.flags = ((cpu.flags & ~writable & ~RFLAGS.RF) | (flags & writable) | RFLAGS.FIXED1) >>> 0;
+  cpu.lo[RSP] = rspLo;
+  cpu.hi[RSP] = rspHi;
+  cpu.cs = cs;
+  cpu.ss = ss;
+  cpu.cpl = rpl as Privilege;
+  cpu.nextRip = target;
+}
+
+function checkIopl(cpu: Cpu): void {
+  // SDM Vol. 2 CLI/STI: in 64-bit mode (no VME/PVI) CPL > IOPL is #GP(0).
+  if (cpu.cpl > (cpu.flags & RFLAGS.IOPL) >>> 12) throw new CpuFault(Vector.GP, 0);
+}
+
+/** CLI (FAh): clears RFLAGS.IF when CPL <= IOPL. */
+export function cli(cpu: Cpu, _ins: Instr): void {
+  checkIopl(cpu);
+  cpu.flags = (cpu.flags & ~RFLAGS.IF) >>> 0;
+}
+
+/**
+ * STI (FBh): sets RFLAGS.IF when CPL <= IOPL. If IF was clear, external interrupts stay
+ * blocked until the next instruction completes (the STI interrupt shadow, SDM Vol. 2 STI).
+ */
+export function sti(cpu: Cpu, _ins: Instr): void {
+  checkIopl(cpu);
+  if ((cpu.flags & RFLAGS.IF) === 0) cpu.interruptShadow = true;
+  cpu.flags = (cpu.flags | RFLAGS.IF) >>> 0;
+}
