@@ -53,5 +53,9 @@ void kmain(const struct vmkit_boot_info *bi) {
   }
   user_init(cmdline, cmdline_len);
   __atomic_store_n(&bsp_ready, 1, __ATOMIC_RELEASE);
+  /* Start scheduling only when every vCPU is online, so that the first fork always finds an
+     idle vCPU to wake with an IPI, however slowly the host starts the secondaries. */
+  for (uint32_t i = 1; i < cpu_count; i++)
+    while (!__atomic_load_n(&cpus[i].online, __ATOMIC_ACQUIRE)) cpu_pause();
   scheduler();
 }
