@@ -25,10 +25,13 @@ import * as control from './exec/control.js';
 import { add64, addNarrow, logicFlags, sub64, subNarrow } from './exec/flags.js';
 import * as interrupt from './exec/interrupt.js';
 import * as misc from './exec/misc.js';
+import * as msr from './exec/msr.js';
 import { effectiveAddress, readMem, writeMem } from './exec/operands.js';
 import { shiftValue } from './exec/shift.js';
 import * as stack from './exec/stack.js';
 import * as str from './exec/string.js';
+import * as syscall from './exec/syscall.js';
+import * as system from './exec/system.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
 
@@ -248,6 +251,14 @@ const ENDS_BLOCK = new Set<Handler>([
   interrupt.iretq,
   interrupt.cli,
   interrupt.sti,
+  syscall.syscall,
+  syscall.sysret,
+  // Changes to paging or translations, and MSR accesses the host may handle.
+  system.movToCr,
+  system.invlpg,
+  system.invpcid,
+  msr.rdmsr,
+  msr.wrmsr,
 ]);
 
 function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number): Instr {

@@ -1,4 +1,4 @@
-import { RFLAGS, Vector } from '@vmkit/x86';
+import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
 import { type Block, buildBlock } from './block.js';
 import { CodeCache } from './code-cache.js';
 import { CpuError } from './errors.js';
@@ -67,6 +67,20 @@ export type StopReason =
     }
   | {
       /**
+       * RDMSR or WRMSR of an MSR the host handles (see {@link CpuOptions.hostMsr}); RIP is
+       * after the instruction. For `read`, the host must call {@link Cpu.completeRdmsr} with
+       * the value before running on.
+       */
+      readonly kind: 'msr';
+      /** `read` for RDMSR, `write` for WRMSR. */
+      readonly direction: 'read' | 'write';
+      /** The MSR index (ECX). */
+      readonly index: number;
+      /** For `write`, the value written (EDX:EAX). */
+      readonly value?: bigint;
+    }
+  | {
+      /**
        * Triple fault: delivering #DF raised a contributory exception or a page fault, and the
        * processor shut down (SDM Vol. 3A §6.15, Interrupt 8). Running on is the VMM's choice
        * (a real machine resets).
@@ -113,7 +127,38 @@ export interface CpuOptions {
    * exception into a VM exit). CR2 is not written for an intercepted #PF.
    */
   readonly interceptException?: ExceptionInterceptor;
+  /**
+   * MSRs the host emulates: RDMSR/WRMSR of an index for which this returns true stop `run`
+   * with an `msr` stop reason (for example the x2APIC range 0x800-0x8ff). Other MSRs that the
+   * CPU does not implement raise #GP(0).
+   */
+  readonly hostMsr?: (index: number) => boolean;
+  /**
+   * CPUID results: called with EAX and ECX; return [EAX, EBX, ECX, EDX], or undefined for the
+   * built-in leaves ({@link defaultCpuid}).
+   */
+  readonly cpuid?: CpuidFunction;
+  /**
+   * The time-stamp counter source: given the instructions retired so far, the TSC before the
+   * IA32_TIME_STAMP_COUNTER offset. Default: one tick per instruction (deterministic).
+   */
+  readonly tsc?: (instructions: number) => bigint;
+  /** MAXPHYADDR, for reserved-bit checks of CR3 and IA32_APIC_BASE; default 36. */
+  readonly maxPhyAddr?: number;
 }
+
+/**
+ * A CPUID implementation: given the leaf (EAX) and subleaf (ECX), the four result registers,
+ * or undefined to fall back to the built-in leaves.
+ *
+ * @param leaf - EAX
+ * @param subleaf - ECX
+ * @returns [EAX, EBX, ECX, EDX] as unsigned 32-bit numbers, or undefined
+ */
+export type CpuidFunction = (
+  leaf: number,
+  subleaf: number,
+) => readonly [number, number, number, number] | undefined;
 
 /**
  * Decides whether an exception stops `run` instead of being delivered through the IDT.
@@ -259,6 +304,49 @@ export class Cpu {
   /** The external interrupt vector waiting for RFLAGS.IF, or undefined. */
   pendingInterrupt: number | undefined = undefined;
 
+  /** CR0 (SDM Vol. 3A §2.5). Default: PE, MP, ET, NE, WP, PG (long mode, as the VMM starts it). */
+  cr0: number = (CR0.PE | CR0.MP | CR0.ET | CR0.NE | CR0.WP | CR0.PG) >>> 0;
+  /** CR3: the paging-structure root, with PCID or PWT/PCD in bits 11:0. */
+  cr3 = 0n;
+  /** CR4. Default: PAE. */
+  cr4: number = CR4.PAE;
+  /** CR8: the task-priority register, 0..15. */
+  cr8 = 0;
+  /** IA32_EFER. Default: LME and LMA (long mode active). */
+  efer: number = EFER.LME | EFER.LMA;
+  /** IA32_STAR: SYSCALL and SYSRET selectors in bits 47:32 and 63:48. */
+  star = 0n;
+  /** IA32_LSTAR: the SYSCALL entry point (canonical). */
+  lstar = 0n;
+  /** IA32_CSTAR: the compatibility-mode SYSCALL entry point (kept, never used). */
+  cstar = 0n;
+  /** IA32_FMASK: RFLAGS bits SYSCALL clears (bits 31:0). */
+  sfmask = 0;
+  /** IA32_KERNEL_GS_BASE, low half (SWAPGS exchanges it with the GS base). */
+  kernelGsBaseLo = 0;
+  /** IA32_KERNEL_GS_BASE, high half. */
+  kernelGsBaseHi = 0;
+  /** IA32_TSC_AUX (RDTSCP's ECX). */
+  tscAux = 0;
+  /** IA32_PAT. Default: the power-up value 0007040600070406h. */
+  pat = 0x0007040600070406n;
+  /** IA32_APIC_BASE. Default: FEE00000h, enabled, bootstrap processor. */
+  apicBase = 0xfee00900n;
+  /** What WRMSR to IA32_TIME_STAMP_COUNTER added to the TSC source. */
+  tscOffset = 0n;
+  /** MAXPHYADDR (reserved-bit checks). */
+  readonly maxPhyAddr: number;
+  /** The host-emulated MSRs (see {@link CpuOptions.hostMsr}). */
+  hostMsr: ((index: number) => boolean) | undefined;
+  /** The CPUID override (see {@link CpuOptions.cpuid}). */
+  cpuidFunction: CpuidFunction | undefined;
+  /** The TSC source (see {@link CpuOptions.tsc}). */
+  tscSource: ((instructions: number) => bigint) | undefined;
+  /** Interpreter state: the register RDMSR waits to fill ({@link Cpu.completeRdmsr}), or -1. */
+  pendingRdmsr = -1;
+  /** Interpreter scratch: the budget of the current `run`, 0 outside `run`. */
+  runBudget = 0;
+
   /** @param options - the memory, the privilege level, cache size and exception delivery */
   constructor(options: CpuOptions) {
     this.memory = options.memory;
@@ -268,6 +356,54 @@ export class Cpu {
     this.code = new CodeCache(options.decodeCacheSize ?? 16384);
     this.exceptionDelivery = options.exceptionDelivery ?? 'report';
     this.interceptException = options.interceptException;
+    this.hostMsr = options.hostMsr;
+    this.cpuidFunction = options.cpuid;
+    this.tscSource = options.tsc;
+    const maxPhyAddr = options.maxPhyAddr ?? MAXPHYADDR_DEFAULT;
+    if (!Number.isInteger(maxPhyAddr) || maxPhyAddr < 32 || maxPhyAddr > 52) {
+      throw new CpuError('INVALID_VALUE', `maxPhyAddr must be in [32, 52], got ${maxPhyAddr}`);
+    }
+    this.maxPhyAddr = maxPhyAddr;
+  }
+
+  /** IA32_KERNEL_GS_BASE, a canonical address. */
+  get kernelGsBase(): bigint {
+    return join(this.kernelGsBaseHi, this.kernelGsBaseLo);
+  }
+  /** Sets IA32_KERNEL_GS_BASE; a non-canonical value throws {@link CpuError}. */
+  set kernelGsBase(value: bigint) {
+    toLinear(value, 'KERNEL_GS_BASE');
+    this.kernelGsBaseLo = Number(value & 0xffffffffn);
+    this.kernelGsBaseHi = Number((value >> 32n) & 0xffffffffn);
+  }
+
+  /** Instructions retired so far, including those of the `run` in progress. */
+  get retired(): number {
+    return this.instructions + (this.runBudget - this.remaining);
+  }
+
+  /** The current time-stamp counter (SDM Vol. 3B §18.17): the source plus the WRMSR offset. */
+  get tsc(): bigint {
+    const base = this.tscSource?.(this.retired) ?? BigInt(this.retired);
+    return BigInt.asUintN(64, base + this.tscOffset);
+  }
+
+  /**
+   * Completes the RDMSR that stopped the CPU with an `msr` read stop: EDX:EAX = `value`.
+   *
+   * @param value - the MSR value, in [0, 2^64)
+   */
+  completeRdmsr(value: bigint): void {
+    if (this.pendingRdmsr < 0)
+      throw new CpuError('INVALID_STATE', 'no RDMSR is waiting for a value');
+    if (value < 0n || value >= 1n << 64n) {
+      throw new CpuError('INVALID_VALUE', `an MSR value must be in [0, 2^64), got ${value}`);
+    }
+    this.lo[0] = Number(value & 0xffffffffn);
+    this.hi[0] = 0;
+    this.lo[2] = Number(value >> 32n);
+    this.hi[2] = 0;
+    this.pendingRdmsr = -1;
   }
 
   /** GDTR as base and limit. */
@@ -452,7 +588,11 @@ export class Cpu {
     if (this.pendingIn !== 0) {
       throw new CpuError('INVALID_STATE', 'an IN is waiting for completeIn(value)');
     }
+    if (this.pendingRdmsr >= 0) {
+      throw new CpuError('INVALID_STATE', 'an RDMSR is waiting for completeRdmsr(value)');
+    }
     this.remaining = budget;
+    this.runBudget = budget;
     const start = budget;
     try {
       let previous: Block | undefined;
@@ -513,6 +653,8 @@ export class Cpu {
       return { kind: 'budget' };
     } finally {
       this.instructions += start - this.remaining;
+      this.runBudget = 0;
+      this.remaining = 0;
     }
   }
 
@@ -570,11 +712,15 @@ export class Cpu {
     const trap = (this.flags & RFLAGS.TF) !== 0;
     this.interruptShadow = false;
     const left = this.remaining;
+    const budget = this.runBudget;
+    // One instruction as if it were a run of its own, keeping `retired` exact.
+    this.runBudget = budget - left + 1;
     this.remaining = 1;
     try {
       this.fetchBlock().run(this);
     } finally {
       this.remaining = left - (1 - this.remaining);
+      this.runBudget = budget;
     }
     if (this.pendingStop !== undefined) {
       const stop = this.pendingStop;

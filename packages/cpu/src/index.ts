@@ -2,6 +2,7 @@ export { type Block, buildBlock, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './
 export { CodeCache, type CodePage } from './code-cache.js';
 export {
   Cpu,
+  type CpuidFunction,
   type CpuOptions,
   type ExceptionInterceptor,
   GPR_NAMES,
@@ -13,5 +14,6 @@ export {
 export { decode, type FetchByte, MAX_INSTRUCTION_LENGTH } from './decoder/decode.js';
 export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './decoder/instr.js';
 export { CpuError, type CpuErrorCode } from './errors.js';
+export { defaultCpuid } from './exec/cpuid.js';
 export { CpuFault } from './fault.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';

@@ -38,6 +38,12 @@ export interface CpuMemory {
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void;
   /** Fetches one instruction byte (an instruction-fetch access for paging). */
   fetch8(linear: number, cpl: Privilege): number;
+  /**
+   * Optional: forgets cached translations (the TLB). Called by INVLPG and INVPCID with the
+   * page's linear address, and with `undefined` for everything when CR3, CR0 or CR4 changes
+   * what translations mean (`global` also drops global pages).
+   */
+  invalidateTranslations?(linear: number | undefined, global: boolean): void;
 }
 
 /**

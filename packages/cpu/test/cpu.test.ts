@@ -25,7 +25,7 @@ describe('run loop', () => {
     const { cpu } = machine([0x90, 0x0f, 0x0b]);
     expect(cpu.run(10)).toMatchObject({ kind: 'exception', vector: Vector.UD });
     expect(cpu.rip).toBe(0x1001n);
-    const m2 = machine([0x0f, 0xa2]); // CPUID: not in this session's scope
+    const m2 = machine([0x0f, 0x21, 0xc0]); // MOV from DR0: not implemented
     expect(m2.cpu.run(10)).toMatchObject({ kind: 'exception', vector: Vector.UD });
   });
 

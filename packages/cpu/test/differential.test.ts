@@ -17,6 +17,7 @@ import {
   shifts,
   stackAndBranches,
   strings,
+  system,
 } from './support/cases.js';
 import { buildHarness, type Case, difference, runNative, runVmkit } from './support/native.js';
 import { mulberry32 } from './support/prng.js';
@@ -61,6 +62,7 @@ const families: [string, (g: Gen, n: number) => Case[], number][] = [
   ['memory operands: SIB, no base, RIP-relative, 67h; #GP/#SS on non-canonical', addressing, 2000],
   ['straight-line sequences with flags flowing between instructions', sequences, 2000],
   ['BSWAP/LAHF/SAHF/CLC/STC/CMC/CLD/STD/NOP/PAUSE/ENDBR64/fences', misc, 300],
+  ['system instructions at CPL 3: #GP when privileged, RDTSC/RDTSCP/CPUID run', system, 400],
 ];
 
 describe.skipIf('skip' in harness)('vmkit matches the host CPU', () => {
@@ -70,7 +72,10 @@ describe.skipIf('skip' in harness)('vmkit matches the host CPU', () => {
       const cases = gen(g, count * SCALE);
       // Most cases must run to completion natively, so that the comparison is of results and
       // not of two faults.
-      expect(check(cases).faults).toBeLessThan(cases.length * 0.2);
+      // (The system family is mostly privileged instructions: there the faults are the point.)
+      const { faults } = check(cases);
+      if (gen === system) expect(faults).toBeGreaterThan(cases.length * 0.5);
+      else expect(faults).toBeLessThan(cases.length * 0.2);
     });
   });
 

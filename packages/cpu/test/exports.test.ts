@@ -18,5 +18,6 @@ it('exports exactly the public API', () => {
     'buildBlock',
     'compileBlock',
     'decode',
+    'defaultCpuid',
   ]);
 });

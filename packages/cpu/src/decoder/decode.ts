@@ -1,7 +1,14 @@
 // Instruction decoding in 64-bit mode, SDM Vol. 2 Chapter 2 ("Instruction Format").
 import { generalProtection, undefinedOpcode } from '../fault.js';
 import { type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './instr.js';
-import { ONE_BYTE, type OpEntry, type PickContext, type Slot, TWO_BYTE } from './opcodes.js';
+import {
+  MAP_0F38,
+  ONE_BYTE,
+  type OpEntry,
+  type PickContext,
+  type Slot,
+  TWO_BYTE,
+} from './opcodes.js';
 
 /** Reads the byte at `offset` from the start of the instruction; may throw a {@link CpuFault}. */
 export type FetchByte = (offset: number) => number;
@@ -105,7 +112,12 @@ export function decode(fetch: FetchByte): Instr {
   let slot: Slot | undefined;
   if (b === 0x0f) {
     b = c.next();
-    slot = TWO_BYTE[b];
+    if (b === 0x38) {
+      b = c.next();
+      slot = MAP_0F38[b];
+    } else {
+      slot = TWO_BYTE[b];
+    }
   } else {
     slot = ONE_BYTE[b];
   }
@@ -123,6 +135,7 @@ export function decode(fetch: FetchByte): Instr {
       opsizePrefix: p66,
       rexW,
       rexB: (rex & 1) !== 0,
+      rexR: (rex & 4) !== 0,
       modrm,
     };
     entry = slot.pick(ctx);
@@ -187,7 +200,11 @@ export function decode(fetch: FetchByte): Instr {
     if (entry.modrm === 'mem' && ins.mod === 3) throw undefinedOpcode();
     if (entry.modrm === 'reg' && ins.mod !== 3) throw undefinedOpcode();
   } else if (modrm >= 0) {
+    // A ModRM byte that names registers only (MOV CRn: mod is ignored, SDM Vol. 2 MOV—Move
+    // to/from Control Registers), or selects a form (0F 01 group).
     ins.mod = modrm >> 6;
+    ins.reg = ((modrm >> 3) & 7) | ((rex & 4) << 1);
+    ins.rm = (modrm & 7) | ((rex & 1) << 3);
   }
   // LOCK is legal only on the listed read-modify-write forms with a memory destination
   // (SDM Vol. 2 LOCK: "#UD ... if the LOCK prefix is used with an instruction not listed").

@@ -8,7 +8,9 @@ export type Handler = (cpu: Cpu, ins: Instr) => void;
  * (§A.2.1/§A.2.2): E = ModRM r/m, G = ModRM reg, M = ModRM memory only, I = immediate,
  * J = relative offset, O = moffs, Z = register in the opcode's low 3 bits; the suffix is the
  * size (b byte, w word, d dword, v operand size, z word/dword, q qword). A few fixed
- * registers (AL, rAX, eAX = AX/EAX, CL, DX) and the constant 1 complete the set.
+ * registers (AL, rAX, eAX = AX/EAX, CL, DX) and the constant 1 complete the set; C is the
+ * control register in ModRM.reg and R a 64-bit register in ModRM.rm whatever ModRM.mod says
+ * (MOV to/from CRn).
  */
 export type OperandSpec =
   | 'Eb'
@@ -37,7 +39,9 @@ export type OperandSpec =
   | 'CL'
   | 'DX'
   | 'eAX'
-  | 'one';
+  | 'one'
+  | 'Cq'
+  | 'Rq';
 
 /** Which repeat prefix governs an instruction (SDM Vol. 2 §2.1.1, group 1). */
 export const Rep = {

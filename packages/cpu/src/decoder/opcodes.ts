@@ -6,15 +6,19 @@ import * as bit from '../exec/bit.js';
 import * as cond from '../exec/cond.js';
 import * as control from '../exec/control.js';
 import * as convert from '../exec/convert.js';
+import * as cpuidOps from '../exec/cpuid.js';
 import * as flagOps from '../exec/flag-ops.js';
 import * as interrupt from '../exec/interrupt.js';
 import * as io from '../exec/io.js';
 import * as misc from '../exec/misc.js';
 import * as mov from '../exec/mov.js';
+import * as msr from '../exec/msr.js';
 import * as muldiv from '../exec/muldiv.js';
 import * as shift from '../exec/shift.js';
 import * as stack from '../exec/stack.js';
 import * as str from '../exec/string.js';
+import * as syscall from '../exec/syscall.js';
+import * as system from '../exec/system.js';
 import * as xchg from '../exec/xchg.js';
 import type { Handler, OperandSpec } from './instr.js';
 
@@ -72,6 +76,8 @@ export interface PickContext {
   readonly rexW: boolean;
   /** REX.B. */
   readonly rexB: boolean;
+  /** REX.R. */
+  readonly rexR: boolean;
   /** The ModRM byte (fetched by the decoder for slots that need it). */
   readonly modrm: number;
 }
@@ -121,6 +127,8 @@ const CC = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l
 export const ONE_BYTE: (Slot | undefined)[] = new Array(256).fill(undefined);
 /** The two-byte opcode map after 0Fh (SDM Vol. 2 Table A-3), 64-bit mode. */
 export const TWO_BYTE: (Slot | undefined)[] = new Array(256).fill(undefined);
+/** The three-byte opcode map after 0F 38h (SDM Vol. 2 Table A-4), 64-bit mode. */
+export const MAP_0F38: (Slot | undefined)[] = new Array(256).fill(undefined);
 
 // ALU ops 00h..3Fh: ADD OR ADC SBB AND SUB XOR CMP (Table A-2 rows 0-3).
 const ALU = ['Add', 'Or', 'Adc', 'Sbb', 'And', 'Sub', 'Xor', 'Cmp'];
@@ -351,3 +359,40 @@ const CMPXCHG16B = e('Cmpxchg16b', ['Mq'], xchg.cmpxchg8b, 'v', 0, { lockable: t
 TWO_BYTE[0xc7] = pickModrm((c) =>
   ((c.modrm >> 3) & 7) === 1 && c.modrm >> 6 !== 3 ? (c.rexW ? CMPXCHG16B : CMPXCHG8B) : undefined,
 );
+
+// System instructions (SDM Vol. 2 pages of each; group 6 and group 7 in Table A-6).
+const MOV_FROM_CR = e('Mov', ['Rq', 'Cq'], system.movFromCr, 'f64');
+const MOV_TO_CR = e('Mov', ['Cq', 'Rq'], system.movToCr, 'f64');
+// Only CR0, CR2, CR3, CR4 and CR8 exist; the other encodings are #UD.
+const crExists = (c: PickContext): boolean =>
+  [0, 2, 3, 4, 8].includes(((c.modrm >> 3) & 7) | (c.rexR ? 8 : 0));
+TWO_BYTE[0x20] = pickModrm((c) => (crExists(c) ? MOV_FROM_CR : undefined));
+TWO_BYTE[0x22] = pickModrm((c) => (crExists(c) ? MOV_TO_CR : undefined));
+TWO_BYTE[0x00] = {
+  group: [undefined, undefined, undefined, e('Ltr', ['Ev'], system.ltr, 'v')],
+};
+const GROUP7_MEM = [
+  e('Sgdt', ['M'], system.sgdt, 'f64', 0),
+  e('Sidt', ['M'], system.sgdt, 'f64', 1),
+  e('Lgdt', ['M'], system.lgdt, 'f64', 0),
+  e('Lidt', ['M'], system.lgdt, 'f64', 1),
+  undefined,
+  undefined,
+  undefined,
+  e('Invlpg', ['M'], system.invlpg, 'f64'),
+];
+const SWAPGS = e('Swapgs', [], system.swapgs, 'v');
+const RDTSCP = e('Rdtscp', [], cpuidOps.rdtscp, 'v');
+TWO_BYTE[0x01] = pickModrm((c) => {
+  if (c.modrm >> 6 !== 3) return GROUP7_MEM[(c.modrm >> 3) & 7];
+  return c.modrm === 0xf8 ? SWAPGS : c.modrm === 0xf9 ? RDTSCP : undefined;
+});
+TWO_BYTE[0x05] = e('Syscall', [], syscall.syscall, 'v');
+const SYSRETQ = e('Sysretq', [], syscall.sysret, 'v');
+TWO_BYTE[0x07] = pick((c) => (c.rexW ? SYSRETQ : undefined));
+TWO_BYTE[0x30] = e('Wrmsr', [], msr.wrmsr, 'v');
+TWO_BYTE[0x31] = e('Rdtsc', [], cpuidOps.rdtsc, 'v');
+TWO_BYTE[0x32] = e('Rdmsr', [], msr.rdmsr, 'v');
+TWO_BYTE[0xa2] = e('Cpuid', [], cpuidOps.cpuid, 'v');
+const INVPCID = e('Invpcid', ['Gq', 'M'], system.invpcid, 'f64');
+MAP_0F38[0x82] = pick((c) => (c.opsizePrefix && c.repPrefix === 0 ? INVPCID : undefined));

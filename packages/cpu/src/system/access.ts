@@ -41,6 +41,12 @@ export function sysWrite64(
   cpu.memory.write64(la, lo >>> 0, hi >>> 0, privilege);
 }
 
+/** Writes a 32-bit value with the given privilege, dropping cached code it overwrites. */
+export function sysWrite32(cpu: Cpu, la: number, value: number, privilege: Privilege): void {
+  if (cpu.code.pages.size !== 0) cpu.code.noteStore(la, 4);
+  cpu.memory.write32(la, value >>> 0, privilege);
+}
+
 /** A signed canonical linear address from 64-bit halves, or undefined when not canonical. */
 export function toCanonical(lo: number, hi: number): number | undefined {
   const h = hi | 0;

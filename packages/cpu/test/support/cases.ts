@@ -915,3 +915,45 @@ export function sequences(g: Gen, n: number): Case[] {
   }
   return out;
 }
+
+/**
+ * System instructions at CPL 3, where the host (a Linux process) can check them: the
+ * privileged ones (MOV CR, RDMSR/WRMSR, SWAPGS, LGDT/LIDT, LTR, INVLPG, INVPCID, CLI/STI with
+ * IOPL 0, HLT, SYSRETQ) must raise #GP, and RDTSC/RDTSCP/CPUID must run, leaving every
+ * register but their outputs (whose values differ by design) unchanged.
+ */
+export function system(g: Gen, n: number): Case[] {
+  const privileged: number[][] = [
+    [0x0f, 0x20, 0xc0], // mov rax, cr0
+    [0x0f, 0x20, 0xd8], // mov rax, cr3
+    [0x44, 0x0f, 0x20, 0xc0], // mov rax, cr8
+    [0x0f, 0x22, 0xe0], // mov cr4, rax
+    [0x0f, 0x22, 0xd0], // mov cr2, rax
+    [0x0f, 0x32], // rdmsr
+    [0x0f, 0x30], // wrmsr
+    [0x0f, 0x01, 0xf8], // swapgs
+    [0x0f, 0x01, 0x16], // lgdt [rsi]
+    [0x0f, 0x01, 0x1e], // lidt [rsi]
+    [0x0f, 0x00, 0xd8], // ltr ax
+    [0x0f, 0x01, 0x3e], // invlpg [rsi]
+    [0x66, 0x0f, 0x38, 0x82, 0x06], // invpcid rax, [rsi]
+    [0xfa], // cli
+    [0xfb], // sti
+    [0xf4], // hlt
+    [0x48, 0x0f, 0x07], // sysretq
+  ];
+  const out: Case[] = [];
+  for (let k = 0; k < n; k++) {
+    const form = g.int(privileged.length + 3);
+    if (form < privileged.length) {
+      out.push(base(g, `privileged form ${form}`, Uint8Array.from(privileged[form]!)));
+    } else if (form === privileged.length) {
+      out.push(base(g, 'rdtsc', Uint8Array.of(0x0f, 0x31), { undefinedRegs: [0, 2] }));
+    } else if (form === privileged.length + 1) {
+      out.push(base(g, 'rdtscp', Uint8Array.of(0x0f, 0x01, 0xf9), { undefinedRegs: [0, 1, 2] }));
+    } else {
+      out.push(base(g, 'cpuid', Uint8Array.of(0x0f, 0xa2), { undefinedRegs: [0, 1, 2, 3] }));
+    }
+  }
+  return out;
+}

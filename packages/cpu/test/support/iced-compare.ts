@@ -110,6 +110,12 @@ export function describeVmkit(ins: Instr, ip: bigint): string {
       case 'Ov':
         ops.push(memory(ins, ip));
         break;
+      case 'Cq':
+        ops.push(`CR${ins.reg}`);
+        break;
+      case 'Rq':
+        ops.push(regName(ins.rm, 8, true));
+        break;
     }
   }
   return `${ins.mnemonic} ${ops.join(', ')}`;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GuestPhysicalMemory } from '@vmkit/memory';
+import { EFER } from '@vmkit/x86';
 import { Cpu, FlatMemory, GPR_NAMES } from '../../src/index.js';
 
 /** The harness's fixed mapping (see harness.c). */
@@ -120,6 +121,8 @@ export function runVmkit(c: Case, mode: 'step' | 'whole' = 'step'): Outcome {
   memory.writeBytes(CODE, c.code);
   if (mode === 'whole') memory.writeBytes(CODE + c.code.length, Uint8Array.of(0x0f, 0x0b));
   const cpu = new Cpu({ memory: flat, cpl: 3 });
+  // As in the host process: Linux enables SYSCALL/SYSRET (EFER.SCE).
+  cpu.efer |= EFER.SCE;
   GPR_NAMES.forEach((name, i) => {
     cpu.setReg(name, c.regs[i]!);
   });

@@ -1,0 +1,254 @@
+// System instructions of a 64-bit kernel: MOV to/from control registers, LGDT/LIDT/SGDT/SIDT,
+// LTR, SWAPGS, INVLPG and INVPCID (SDM Vol. 2 pages of each; control-register rules from
+// SDM Vol. 3A §2.5).
+import { CR0, CR4, EFER, Vector } from '@vmkit/x86';
+import type { Cpu } from '../cpu.js';
+import type { Instr } from '../decoder/instr.js';
+import { CpuFault, undefinedOpcode } from '../fault.js';
+import { linearPlus, sysRead32, sysWrite32, toCanonical } from '../system/access.js';
+import { attributes } from '../system/descriptors.js';
+import { effectiveAddress, readMem, readRm, rmAddress, writeMem } from './operands.js';
+
+const gp = (): CpuFault => new CpuFault(Vector.GP, 0);
+
+function requireCpl0(cpu: Cpu): void {
+  if (cpu.cpl !== 0) throw gp();
+}
+
+function flushTranslations(cpu: Cpu, global: boolean): void {
+  cpu.memory.invalidateTranslations?.(undefined, global);
+}
+
+// CR0 bits that exist (§2.5); writes to the other bits of 31:0 are ignored, ET is fixed to 1.
+const CR0_DEFINED =
+  CR0.PE | CR0.MP | CR0.EM | CR0.TS | CR0.ET | CR0.NE | CR0.WP | CR0.AM | CR0.NW | CR0.CD | CR0.PG;
+
+/**
+ * CR4 bits vmkit supports; setting any other raises #GP(0), as for a processor that does not
+ * enumerate the feature (§2.5, MOV CR page). The CPUID leaves enumerate the same set.
+ */
+export const CR4_SUPPORTED =
+  CR4.TSD |
+  CR4.DE |
+  CR4.PSE |
+  CR4.PAE |
+  CR4.MCE |
+  CR4.PGE |
+  CR4.PCE |
+  CR4.OSFXSR |
+  CR4.OSXMMEXCPT |
+  CR4.PCIDE |
+  CR4.SMEP |
+  CR4.SMAP;
+
+// Bits of CR4 whose change makes cached translations stale (§4.10.4.1).
+const CR4_PAGING = CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCIDE | CR4.SMEP | CR4.SMAP;
+
+/** Reads control register `n` as [lo, hi]; CR1, CR5-CR7 and CR9-CR15 are #UD. */
+export function readCr(cpu: Cpu, n: number): [number, number] {
+  switch (n) {
+    case 0:
+      return [cpu.cr0 >>> 0, 0];
+    case 2:
+      return [Number(cpu.cr2 & 0xffffffffn), Number(cpu.cr2 >> 32n)];
+    case 3:
+      return [Number(cpu.cr3 & 0xffffffffn), Number(cpu.cr3 >> 32n)];
+    case 4:
+      return [cpu.cr4 >>> 0, 0];
+    case 8:
+      return [cpu.cr8, 0];
+    default:
+      throw undefinedOpcode();
+  }
+}
+
+/**
+ * Writes control register `n` with the MOV CR checks: #GP(0) for set reserved bits, for
+ * PG without PE, NW without CD, clearing PG or PAE in IA-32e mode, setting PCIDE with a
+ * non-zero CR3[11:0], and CR8 values above 15.
+ */
+export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
+  switch (n) {
+    case 0: {
+      if (hi !== 0) throw gp();
+      const v = ((lo & CR0_DEFINED) | CR0.ET) >>> 0;
+      if ((v & CR0.PG) !== 0 && (v & CR0.PE) === 0) throw gp();
+      if ((v & CR0.NW) !== 0 && (v & CR0.CD) === 0) throw gp();
+      // Leaving long mode needs compatibility mode first (§9.8.5.4), which is not modelled:
+      // in 64-bit mode clearing PG is #GP(0).
+      if ((cpu.efer & EFER.LMA) !== 0 && (v & CR0.PG) === 0) throw gp();
+      const changed = (cpu.cr0 ^ v) & (CR0.PG | CR0.WP | CR0.PE);
+      cpu.cr0 = v;
+      if (changed !== 0) flushTranslations(cpu, true);
+      return;
+    }
+    case 2:
+      cpu.cr2 = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+      return;
+    case 3: {
+      // §4.5: bits 63:MAXPHYADDR are reserved, except bit 63 with CR4.PCIDE = 1, which asks
+      // to keep the PCID's translations and is not stored.
+      const pcide = (cpu.cr4 & CR4.PCIDE) !== 0;
+      const noFlush = pcide && (hi & 0x80000000) !== 0;
+      const h = pcide ? hi & 0x7fffffff : hi;
+      if (h >>> (cpu.maxPhyAddr - 32) !== 0) throw gp();
+      cpu.cr3 = (BigInt(h >>> 0) << 32n) | BigInt(lo >>> 0);
+      if (!noFlush) flushTranslations(cpu, false);
+      return;
+    }
+    case 4: {
+      if (hi !== 0 || (lo & ~CR4_SUPPORTED) !== 0) throw gp();
+      const v = lo >>> 0;
+      if ((cpu.efer & EFER.LMA) !== 0 && (v & CR4.PAE) === 0) throw gp();
+      const pcideOn = (v & CR4.PCIDE) !== 0 && (cpu.cr4 & CR4.PCIDE) === 0;
+      if (pcideOn && (cpu.cr3 & 0xfffn) !== 0n) throw gp();
+      const changed = (cpu.cr4 ^ v) & CR4_PAGING;
+      cpu.cr4 = v;
+      if (changed !== 0) flushTranslations(cpu, true);
+      return;
+    }
+    case 8:
+      if (hi !== 0 || lo > 15) throw gp();
+      cpu.cr8 = lo;
+      return;
+    default:
+      throw undefinedOpcode();
+  }
+}
+
+/** MOV r64, CRn (0F 20 /r): ModRM.mod is ignored, the r/m field names a register. */
+export function movFromCr(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  const [lo, hi] = readCr(cpu, ins.reg);
+  cpu.lo[ins.rm] = lo;
+  cpu.hi[ins.rm] = hi;
+}
+
+/** MOV CRn, r64 (0F 22 /r). */
+export function movToCr(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  writeCr(cpu, ins.reg, cpu.lo[ins.rm]!, cpu.hi[ins.rm]!);
+}
+
+/**
+ * LGDT/LIDT m16&64 (0F 01 /2, /3): a 16-bit limit followed by a 64-bit base, which must be
+ * canonical (#GP(0)); CPL 0 only.
+ */
+export function lgdt(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  const la = effectiveAddress(cpu, ins);
+  const limit = readMem(cpu, la, 2);
+  const lo = readMem(cpu, linearPlus(la, 2), 8);
+  const base = toCanonical(lo, cpu.xhi);
+  if (base === undefined) throw gp();
+  if (ins.sub === 0) {
+    cpu.gdtrBase = base;
+    cpu.gdtrLimit = limit;
+  } else {
+    cpu.idtrBase = base;
+    cpu.idtrLimit = limit;
+  }
+}
+
+/** SGDT/SIDT m16&64 (0F 01 /0, /1): stores the limit and the 64-bit base. */
+export function sgdt(cpu: Cpu, ins: Instr): void {
+  const la = effectiveAddress(cpu, ins);
+  const base = ins.sub === 0 ? cpu.gdtrBase : cpu.idtrBase;
+  const limit = ins.sub === 0 ? cpu.gdtrLimit : cpu.idtrLimit;
+  const second = linearPlus(la, 2);
+  // Both stores are checked by the memory seam before anything is written only per store;
+  // write the base first so that a fault on it leaves the limit unwritten too.
+  writeMem(cpu, second, 8, base >>> 0, Math.floor(base / 4294967296) >>> 0);
+  writeMem(cpu, la, 2, limit, 0);
+}
+
+/**
+ * LTR r/m16 (0F 00 /3): loads TR from an available 64-bit TSS descriptor in the GDT (16
+ * bytes, SDM Vol. 3A §8.2.3) and marks it busy. #GP(0) for a null selector or CPL > 0,
+ * #GP(selector) for an LDT selector, one beyond the GDT, a descriptor that is not an available
+ * TSS or has a non-canonical base; #NP(selector) when not present.
+ */
+export function ltr(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  const selector = readRm(cpu, ins, rmAddress(cpu, ins), 2);
+  if ((selector & 0xfffc) === 0) throw gp();
+  const error = selector & 0xfffc;
+  if ((selector & 4) !== 0 || (selector | 7) + 8 > cpu.gdtrLimit) {
+    throw new CpuFault(Vector.GP, error);
+  }
+  const at = linearPlus(cpu.gdtrBase, selector & 0xfff8);
+  const low = sysRead32(cpu, at, 0);
+  const high = sysRead32(cpu, at + 4, 0);
+  const upper = sysRead32(cpu, at + 8, 0);
+  const top = sysRead32(cpu, at + 12, 0);
+  const a = attributes(high);
+  // Type 9: available 64-bit TSS (Table 3-2); the upper half's type field must be zero.
+  if (a.s || a.type !== 9 || ((top >>> 8) & 0x1f) !== 0) throw new CpuFault(Vector.GP, error);
+  if (!a.present) throw new CpuFault(Vector.NP, error);
+  const base = toCanonical(
+    ((high & 0xff000000) | ((high & 0xff) << 16) | (low >>> 16)) >>> 0,
+    upper,
+  );
+  if (base === undefined) throw new CpuFault(Vector.GP, error);
+  let limit = (low & 0xffff) | (high & 0xf0000);
+  if ((high & 0x800000) !== 0) limit = limit * 4096 + 0xfff;
+  sysWrite32(cpu, at + 4, high | 0x200, 0); // type 11: busy
+  cpu.trSelector = selector;
+  cpu.trBase = base;
+  cpu.trLimit = limit;
+}
+
+/** SWAPGS (0F 01 F8): exchanges the GS base with IA32_KERNEL_GS_BASE; CPL 0 only. */
+export function swapgs(cpu: Cpu, _ins: Instr): void {
+  requireCpl0(cpu);
+  const lo = cpu.gsBaseLo;
+  const hi = cpu.gsBaseHi;
+  cpu.gsBaseLo = cpu.kernelGsBaseLo;
+  cpu.gsBaseHi = cpu.kernelGsBaseHi;
+  cpu.kernelGsBaseLo = lo;
+  cpu.kernelGsBaseHi = hi;
+}
+
+/**
+ * INVLPG m (0F 01 /7): drops the translation of the page holding the operand's linear
+ * address; a non-canonical address makes it a NOP. CPL 0 only.
+ */
+export function invlpg(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  let la: number;
+  try {
+    la = effectiveAddress(cpu, ins);
+  } catch (e) {
+    if (e instanceof CpuFault) return;
+    throw e;
+  }
+  cpu.memory.invalidateTranslations?.(la, true);
+}
+
+/**
+ * INVPCID r64, m128 (66 0F 38 82 /r): invalidation type in the register (0 individual
+ * address, 1 single PCID, 2 all including globals, 3 all but globals), descriptor in memory
+ * (PCID in bits 11:0, linear address in bits 127:64). #GP(0) for CPL > 0, a type above 3,
+ * descriptor bits 63:12 set, a non-canonical address for type 0, or a non-zero PCID for types
+ * 0 and 1 while CR4.PCIDE = 0.
+ */
+export function invpcid(cpu: Cpu, ins: Instr): void {
+  requireCpl0(cpu);
+  const typeLo = cpu.lo[ins.reg]!;
+  if (cpu.hi[ins.reg]! !== 0 || typeLo > 3) throw gp();
+  const la = effectiveAddress(cpu, ins);
+  const dLo = readMem(cpu, la, 8);
+  const dHi = cpu.xhi;
+  const aLo = readMem(cpu, linearPlus(la, 8), 8);
+  const aHi = cpu.xhi;
+  if (dLo >>> 12 !== 0 || dHi !== 0) throw gp();
+  const pcid = dLo & 0xfff;
+  if (typeLo <= 1 && pcid !== 0 && (cpu.cr4 & CR4.PCIDE) === 0) throw gp();
+  if (typeLo === 0) {
+    const address = toCanonical(aLo, aHi);
+    if (address === undefined) throw gp();
+    cpu.memory.invalidateTranslations?.(address, true);
+  } else {
+    cpu.memory.invalidateTranslations?.(undefined, typeLo === 2);
+  }
+}
