@@ -203,8 +203,11 @@ export class PageWalker {
           return this.secondStageFault(gpa, level);
         }
       }
-      eLo = mem.read32(at);
-      eHi = mem.read32(at + 4);
+      for (let h = 0; h < 2; h++) {
+        const v = mem.read32(at + h * 4);
+        if (h === 0) eLo = v;
+        else eHi = v;
+      }
       refs[n] = gpa;
       info[n++] = level;
       entryLo[level] = eLo;
@@ -222,7 +225,8 @@ export class PageWalker {
       accLo &= eLo;
       accHi |= eHi;
       if (level === 1 || (level <= 3 && (eLo & PTE.PS) !== 0)) break;
-      table = (eHi & am) * U32 + ((eLo & 0xffff_f000) >>> 0);
+      const tHi = eHi & am;
+      table = tHi === 0 ? (eLo & 0xffff_f000) >>> 0 : tHi * U32 + ((eLo & 0xffff_f000) >>> 0);
       level--;
     }
     r.referenceCount = n;
@@ -230,17 +234,66 @@ export class PageWalker {
     // offset in the page (§4.5.4).
     const offsetMask = level === 1 ? 0xfff : level === 2 ? 0x1f_ffff : 0x3fff_ffff;
     const frame = (eHi & am) * U32 + ((eLo & ~offsetMask) >>> 0);
-    return this.finish(
-      state,
-      access,
-      startLevel,
-      level,
-      frame,
-      lo & offsetMask,
-      accLo,
-      accHi,
-      true,
-    );
+    if (ss !== undefined) {
+      return this.finish(
+        state,
+        access,
+        startLevel,
+        level,
+        frame,
+        lo & offsetMask,
+        accLo,
+        accHi,
+        true,
+      );
+    }
+    const rights = ((accLo >>> 1) & 3) | ((accHi >>> 29) & RIGHT_XD);
+    if (
+      state.permission[(permissionIndex(access) << 3) | rights] !== 0 ||
+      (state.cr4 & (CR4.PKE | CR4.PKS)) !== 0
+    ) {
+      return this.finish(
+        state,
+        access,
+        startLevel,
+        level,
+        frame,
+        lo & offsetMask,
+        accLo,
+        accHi,
+        true,
+      );
+    }
+    const physical = frame + (lo & offsetMask);
+    r.frame = frame;
+    r.pageSize = level === 1 ? 0x1000 : level === 2 ? 0x20_0000 : 0x4000_0000;
+    r.leafLevel = level;
+    r.rights = rights;
+    r.protectionKey = (eHi >>> 27) & 0xf;
+    r.global = (eLo & PTE.G) !== 0 && (state.cr4 & CR4.PGE) !== 0;
+    r.physical = physical;
+    r.hostPhysical = physical;
+    r.outcome = WalkOutcome.OK;
+    // §4.8, as in updateAccessedDirty: nothing to write when every entry has A (their AND has
+    // it) and, for a write, the leaf has D.
+    const dirtyBit = (access & ACCESS_WRITE) !== 0 ? PTE.D : 0;
+    if ((accLo & PTE.A) === 0 || (eLo & dirtyBit) !== dirtyBit) {
+      for (let l = startLevel; l >= level; l--) {
+        const need = l === level ? PTE.A | dirtyBit : PTE.A;
+        const v = entryLo[l]!;
+        if ((v & need) === need) continue;
+        const value = (v | need) >>> 0;
+        const gpa = entryAddress[l]!;
+        // A (bit 5) and D (bit 6) live in the entry's lowest byte: one byte store updates them.
+        mem.write8(gpa, value & 0xff);
+        entryLo[l] = value;
+        refs[n] = gpa;
+        info[n++] = l | REFERENCE_WRITE;
+      }
+      r.referenceCount = n;
+    }
+    r.dirty = (entryLo[level]! & PTE.D) !== 0;
+    return WalkOutcome.OK;
   }
 
   // SDM Vol. 3A §4.4.2: PAE paging. The PDPTEs come from the PDPTE registers (§4.4.1).
