@@ -432,6 +432,8 @@ export class ShadowMmu {
 
   /**
    * Guest INVLPG: zaps the shadow leaf that maps the address, so the next access resyncs it.
+   * A zapped leaf is flushed from every vCPU's hardware TLB (no vCPU keeps a translation whose
+   * shadow entry is gone).
    *
    * @param linearHi - bits 63:32
    * @param linearLo - bits 31:0
@@ -447,8 +449,16 @@ export class ShadowMmu {
       const at = table + index(level, linearHi >>> 0, linearLo >>> 0) * 8;
       const lo = this.host.read32(at);
       if ((lo & P) === 0) break;
-      if (level === 1) this.zapLeaf(at, lo);
-      else table = (this.host.read32(at + 4) & 0xf_ffff) * U32 + ((lo & 0xffff_f000) >>> 0);
+      if (level === 1) {
+        this.zapLeaf(at, lo);
+        // The leaf is shared: other vCPUs' TLBs may still cache it. Architecturally they may
+        // (SDM Vol. 3A §4.10.5: INVLPG acts on this processor only), but once the leaf has left
+        // the rmap, write-protecting its frame when it becomes a guest page table (getPage)
+        // and zapping it on a guest PTE write (emulateWrite) can no longer reach those TLB
+        // entries: a store through one would change a guest table unseen and leave the shadows
+        // stale even after the guest's own full flush. So flush every vCPU, as KVM does.
+        this.tlbStale = true;
+      } else table = (this.host.read32(at + 4) & 0xf_ffff) * U32 + ((lo & 0xffff_f000) >>> 0);
     }
     this.flushIfStale();
     this.lock.release();
