@@ -39,6 +39,11 @@ import type { CpuMemory, Privilege } from './memory.js';
 export interface Block {
   /** Linear address of the first instruction. */
   readonly start: number;
+  /**
+   * The CPL its instructions were fetched at: paging checks fetches against U/S, so a block
+   * runs only at the CPL it was fetched with.
+   */
+  readonly cpl: Privilege;
   /** The decoded instructions, in order. */
   readonly instructions: readonly Instr[];
   /** Executes the block on a CPU whose RIP is `start` and whose budget is at least 1. */
@@ -64,9 +69,14 @@ export const MAX_BLOCK_INSTRUCTIONS = 32;
  *
  * @param start - the linear address of the first instruction
  * @param instructions - the instructions; only the last may transfer control
+ * @param cpl - the CPL the instructions were fetched at (default 0)
  * @returns the block
  */
-export function compileBlock(start: number, instructions: readonly Instr[]): Block {
+export function compileBlock(
+  start: number,
+  instructions: readonly Instr[],
+  cpl: Privilege = 0,
+): Block {
   const handlers = instructions.map((ins) => ins.exec);
   const careful = carefulBody(start, instructions);
   const n = instructions.length;
@@ -105,7 +115,7 @@ export function compileBlock(start: number, instructions: readonly Instr[]): Blo
     ...handlers,
     ...instructions,
   ) as (cpu: Cpu) => void;
-  return { start, instructions, run, next: undefined, nextEpoch: -1 };
+  return { start, cpl, instructions, run, next: undefined, nextEpoch: -1 };
 }
 
 // Whether the block ends with an inline branch (Jcc or JMP rel) back to its own start.
@@ -299,5 +309,5 @@ export function buildBlock(memory: CpuMemory, cpl: Privilege, start: number): Bl
     if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= MAX_BLOCK_INSTRUCTIONS)
       break;
   }
-  return compileBlock(start, instructions);
+  return compileBlock(start, instructions, cpl);
 }

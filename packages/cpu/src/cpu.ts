@@ -377,6 +377,19 @@ export class Cpu {
     this.kernelGsBaseHi = Number((value >> 32n) & 0xffffffffn);
   }
 
+  /**
+   * Hands the paging registers (EFER, CR4, CR3, CR0) to the memory, for a host that set them
+   * directly rather than through guest instructions, and drops cached code.
+   */
+  syncPaging(): void {
+    this.code.clear();
+    const m = this.memory;
+    m.writePagingRegister?.('efer', BigInt(this.efer));
+    m.writePagingRegister?.('cr4', BigInt(this.cr4));
+    m.writePagingRegister?.('cr3', this.cr3);
+    m.writePagingRegister?.('cr0', BigInt(this.cr0));
+  }
+
   /** Instructions retired so far, including those of the `run` in progress. */
   get retired(): number {
     return this.instructions + (this.runBudget - this.remaining);
@@ -624,7 +637,8 @@ export class Cpu {
           if (
             block === undefined ||
             block.start !== this.ripValue ||
-            previous!.nextEpoch !== epoch
+            previous!.nextEpoch !== epoch ||
+            block.cpl !== this.cpl
           ) {
             block = this.fetchBlock();
             if (previous !== undefined) {
@@ -736,7 +750,7 @@ export class Cpu {
   private fetchBlock(): Block {
     const rip = this.ripValue;
     const hit = this.code.lookup(rip);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined && hit.cpl === this.cpl) return hit;
     const block = buildBlock(this.memory, this.cpl, rip);
     this.code.insert(block);
     return block;

@@ -17,3 +17,4 @@ export { CpuError, type CpuErrorCode } from './errors.js';
 export { defaultCpuid } from './exec/cpuid.js';
 export { CpuFault } from './fault.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';
+export { MmuMemory, type MmuMemoryOptions } from './mmu-memory.js';

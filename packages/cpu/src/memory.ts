@@ -39,11 +39,23 @@ export interface CpuMemory {
   /** Fetches one instruction byte (an instruction-fetch access for paging). */
   fetch8(linear: number, cpl: Privilege): number;
   /**
-   * Optional: forgets cached translations (the TLB). Called by INVLPG and INVPCID with the
-   * page's linear address, and with `undefined` for everything when CR3, CR0 or CR4 changes
-   * what translations mean (`global` also drops global pages).
+   * Optional: an implicit supervisor-mode read (GDT, IDT and TSS accesses, SDM Vol. 3A §4.6),
+   * which paging checks as supervisor whatever the CPL, with SMAP always applied. Without
+   * it the CPU uses `read32(linear, 0)`.
    */
-  invalidateTranslations?(linear: number | undefined, global: boolean): void;
+  readSystem32?(linear: number): number;
+  /** Optional: an implicit supervisor-mode write (the TSS busy bit of LTR). */
+  writeSystem32?(linear: number, value: number): void;
+  /**
+   * Optional: the paging registers changed: MOV to CR0, CR3 or CR4 (already checked by the
+   * CPU), or WRMSR to IA32_EFER. The implementation applies the TLB invalidations the SDM
+   * ties to each write (§4.10.4.1).
+   */
+  writePagingRegister?(register: 'cr0' | 'cr3' | 'cr4' | 'efer', value: bigint): void;
+  /** Optional: INVLPG of a canonical linear address. */
+  invlpg?(linear: number): void;
+  /** Optional: INVPCID of a checked type (0..3), PCID and, for type 0, canonical address. */
+  invpcid?(type: number, pcid: number, linear: number): void;
 }
 
 /**

@@ -12,6 +12,7 @@ it('exports exactly the public API', () => {
     'GPR_NAMES',
     'MAX_BLOCK_INSTRUCTIONS',
     'MAX_INSTRUCTION_LENGTH',
+    'MmuMemory',
     'RIP_BASE',
     'Rep',
     'Seg',

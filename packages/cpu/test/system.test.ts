@@ -398,14 +398,10 @@ describe('CPUID, RDTSC, RDTSCP', () => {
 });
 
 describe('TLB maintenance reaches the memory', () => {
-  function recording(): {
-    memory: CpuMemory;
-    calls: [number | undefined, boolean][];
-    mem: GuestPhysicalMemory;
-  } {
+  function recording(): { memory: CpuMemory; calls: unknown[][]; mem: GuestPhysicalMemory } {
     const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 1 << 20 }] });
     const flat = new FlatMemory(mem);
-    const calls: [number | undefined, boolean][] = [];
+    const calls: unknown[][] = [];
     const memory: CpuMemory = {
       read8: (a, c) => flat.read8(a, c),
       read16: (a, c) => flat.read16(a, c),
@@ -415,8 +411,14 @@ describe('TLB maintenance reaches the memory', () => {
       write32: (a, v, c) => flat.write32(a, v, c),
       write64: (a, l, h, c) => flat.write64(a, l, h, c),
       fetch8: (a, c) => flat.fetch8(a, c),
-      invalidateTranslations: (a, g) => {
-        calls.push([a, g]);
+      invlpg: (a) => {
+        calls.push(['invlpg', a]);
+      },
+      invpcid: (t, p, a) => {
+        calls.push(['invpcid', t, p, a]);
+      },
+      writePagingRegister: (r, v) => {
+        calls.push([r, v]);
       },
     };
     return { memory, calls, mem };
@@ -457,10 +459,10 @@ describe('TLB maintenance reaches the memory', () => {
     cpu.setReg('rbx', 0x9000n);
     expect(cpu.run(10)).toEqual({ kind: 'hlt' });
     expect(r.calls).toEqual([
-      [0x7123, true],
-      [0x5000, true],
-      [undefined, true],
-      [undefined, false],
+      ['invlpg', 0x7123],
+      ['invpcid', 0, 0, 0x5000],
+      ['invpcid', 2, 0, 0],
+      ['cr3', 0x9000n],
     ]);
     cpu.setReg('rax', 4n);
     cpu.rip = 0x1003n;

@@ -71,6 +71,7 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
       if (hi !== 0 || (lo & ~(writable | EFER.LMA)) !== 0) throw gp();
       if ((cpu.cr0 & CR0.PG) !== 0 && ((lo ^ cpu.efer) & EFER.LME) !== 0) throw gp();
       cpu.efer = ((lo & writable) | (cpu.efer & EFER.LMA)) >>> 0;
+      cpu.memory.writePagingRegister?.('efer', BigInt(cpu.efer));
       return true;
     }
     case MSR.IA32_STAR:

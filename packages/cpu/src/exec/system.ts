@@ -15,8 +15,11 @@ function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) throw gp();
 }
 
-function flushTranslations(cpu: Cpu, global: boolean): void {
-  cpu.memory.invalidateTranslations?.(undefined, global);
+// Cached code is keyed by linear address: whenever translations may change, it is dropped,
+// so a stale translation never executes after the guest invalidated it.
+function pagingRegister(cpu: Cpu, register: 'cr0' | 'cr3' | 'cr4', value: bigint): void {
+  cpu.code.clear();
+  cpu.memory.writePagingRegister?.(register, value);
 }
 
 // CR0 bits that exist (§2.5); writes to the other bits of 31:0 are ignored, ET is fixed to 1.
@@ -40,9 +43,6 @@ export const CR4_SUPPORTED =
   CR4.PCIDE |
   CR4.SMEP |
   CR4.SMAP;
-
-// Bits of CR4 whose change makes cached translations stale (§4.10.4.1).
-const CR4_PAGING = CR4.PSE | CR4.PAE | CR4.PGE | CR4.PCIDE | CR4.SMEP | CR4.SMAP;
 
 /** Reads control register `n` as [lo, hi]; CR1, CR5-CR7 and CR9-CR15 are #UD. */
 export function readCr(cpu: Cpu, n: number): [number, number] {
@@ -77,9 +77,8 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       // Leaving long mode needs compatibility mode first (§9.8.5.4), which is not modelled:
       // in 64-bit mode clearing PG is #GP(0).
       if ((cpu.efer & EFER.LMA) !== 0 && (v & CR0.PG) === 0) throw gp();
-      const changed = (cpu.cr0 ^ v) & (CR0.PG | CR0.WP | CR0.PE);
       cpu.cr0 = v;
-      if (changed !== 0) flushTranslations(cpu, true);
+      pagingRegister(cpu, 'cr0', BigInt(v));
       return;
     }
     case 2:
@@ -93,7 +92,7 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       const h = pcide ? hi & 0x7fffffff : hi;
       if (h >>> (cpu.maxPhyAddr - 32) !== 0) throw gp();
       cpu.cr3 = (BigInt(h >>> 0) << 32n) | BigInt(lo >>> 0);
-      if (!noFlush) flushTranslations(cpu, false);
+      pagingRegister(cpu, 'cr3', noFlush ? cpu.cr3 | (1n << 63n) : cpu.cr3);
       return;
     }
     case 4: {
@@ -102,9 +101,8 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
       if ((cpu.efer & EFER.LMA) !== 0 && (v & CR4.PAE) === 0) throw gp();
       const pcideOn = (v & CR4.PCIDE) !== 0 && (cpu.cr4 & CR4.PCIDE) === 0;
       if (pcideOn && (cpu.cr3 & 0xfffn) !== 0n) throw gp();
-      const changed = (cpu.cr4 ^ v) & CR4_PAGING;
       cpu.cr4 = v;
-      if (changed !== 0) flushTranslations(cpu, true);
+      pagingRegister(cpu, 'cr4', BigInt(v));
       return;
     }
     case 8:
@@ -211,7 +209,7 @@ export function swapgs(cpu: Cpu, _ins: Instr): void {
 
 /**
  * INVLPG m (0F 01 /7): drops the translation of the page holding the operand's linear
- * address; a non-canonical address makes it a NOP. CPL 0 only.
+ * address (and the CPU's cached code); a non-canonical address makes it a NOP. CPL 0 only.
  */
 export function invlpg(cpu: Cpu, ins: Instr): void {
   requireCpl0(cpu);
@@ -222,7 +220,8 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
     if (e instanceof CpuFault) return;
     throw e;
   }
-  cpu.memory.invalidateTranslations?.(la, true);
+  cpu.code.clear();
+  cpu.memory.invlpg?.(la);
 }
 
 /**
@@ -244,11 +243,12 @@ export function invpcid(cpu: Cpu, ins: Instr): void {
   if (dLo >>> 12 !== 0 || dHi !== 0) throw gp();
   const pcid = dLo & 0xfff;
   if (typeLo <= 1 && pcid !== 0 && (cpu.cr4 & CR4.PCIDE) === 0) throw gp();
+  let address = 0;
   if (typeLo === 0) {
-    const address = toCanonical(aLo, aHi);
-    if (address === undefined) throw gp();
-    cpu.memory.invalidateTranslations?.(address, true);
-  } else {
-    cpu.memory.invalidateTranslations?.(undefined, typeLo === 2);
+    const la = toCanonical(aLo, aHi);
+    if (la === undefined) throw gp();
+    address = la;
   }
+  cpu.code.clear();
+  cpu.memory.invpcid?.(typeLo, pcid, address);
 }

@@ -17,13 +17,27 @@ export function linearPlus(base: number, offset: number, fault: number = Vector.
   return la;
 }
 
-/** Reads an unsigned 32-bit value with the given privilege. */
+/**
+ * Reads an unsigned 32-bit value with the given privilege; a supervisor read of a system
+ * structure is an implicit supervisor-mode access when the memory distinguishes them.
+ */
 export function sysRead32(cpu: Cpu, la: number, privilege: Privilege): number {
-  return cpu.memory.read32(la, privilege) >>> 0;
+  const m = cpu.memory;
+  if (privilege === 0 && m.readSystem32 !== undefined) return m.readSystem32(la) >>> 0;
+  return m.read32(la, privilege) >>> 0;
 }
 
-/** Reads a 64-bit value as [lo, hi] with the given privilege. */
-export function sysRead64(cpu: Cpu, la: number, privilege: Privilege): [number, number] {
+/**
+ * Reads a 64-bit value as [lo, hi] with the given privilege: an ordinary data read (IRETQ's
+ * pops), or with `implicit` an implicit supervisor-mode read (the TSS).
+ */
+export function sysRead64(
+  cpu: Cpu,
+  la: number,
+  privilege: Privilege,
+  implicit = false,
+): [number, number] {
+  if (implicit) return [sysRead32(cpu, la, 0), sysRead32(cpu, la + 4, 0)];
   const lo = cpu.memory.read32(la, privilege) >>> 0;
   const hi = cpu.memory.read32(la + 4, privilege) >>> 0;
   return [lo, hi];
@@ -44,7 +58,9 @@ export function sysWrite64(
 /** Writes a 32-bit value with the given privilege, dropping cached code it overwrites. */
 export function sysWrite32(cpu: Cpu, la: number, value: number, privilege: Privilege): void {
   if (cpu.code.pages.size !== 0) cpu.code.noteStore(la, 4);
-  cpu.memory.write32(la, value >>> 0, privilege);
+  const m = cpu.memory;
+  if (privilege === 0 && m.writeSystem32 !== undefined) m.writeSystem32(la, value >>> 0);
+  else m.write32(la, value >>> 0, privilege);
 }
 
 /** A signed canonical linear address from 64-bit halves, or undefined when not canonical. */

@@ -88,7 +88,7 @@ export function deliver(
   if (ist !== 0 || newCpl < cpu.cpl) {
     const offset = ist !== 0 ? TSS_IST1 + 8 * (ist - 1) : TSS_RSP0 + 8 * newCpl;
     if (offset + 7 > cpu.trLimit) throw new CpuFault(Vector.TS, (cpu.trSelector & 0xfffc) | ext);
-    const [lo, hi] = sysRead64(cpu, linearPlus(cpu.trBase, offset), 0);
+    const [lo, hi] = sysRead64(cpu, linearPlus(cpu.trBase, offset), 0, true);
     const la = toCanonical(lo, hi);
     if (la === undefined) throw new CpuFault(Vector.SS, ext);
     stack = la;

@@ -2,7 +2,7 @@
 // TSS built in guest memory by hand from the SDM's descriptor formats (Vol. 3A Figures 3-8,
 // 6-8 and 8-4), with selectors laid out the way SYSCALL/SYSRET expect (STAR).
 import { GuestPhysicalMemory } from '@vmkit/memory';
-import { Cpu, type CpuOptions, FlatMemory } from '../../src/index.js';
+import { Cpu, type CpuMemory, type CpuOptions, FlatMemory } from '../../src/index.js';
 
 export const GDT = 0x2000;
 export const IDT = 0x3000;
@@ -73,7 +73,12 @@ export interface System {
  * ({@link handlerOf}), a TSS with RSP0 and IST1, and the CPU at `code` (placed at
  * KERNEL_CODE for CPL 0, USER_CODE for CPL 3) with IDT delivery.
  */
-export function system(code: number[], cpl: 0 | 3 = 0, options: Partial<CpuOptions> = {}): System {
+export function system(
+  code: number[],
+  cpl: 0 | 3 = 0,
+  options: Partial<CpuOptions> = {},
+  memoryFor: (mem: GuestPhysicalMemory) => CpuMemory = (mem) => new FlatMemory(mem),
+): System {
   const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 1 << 20 }] });
   for (const [sel, high] of Object.entries(DESCRIPTOR_HIGH)) {
     mem.write32(GDT + Number(sel), 0xffff);
@@ -92,7 +97,7 @@ export function system(code: number[], cpl: 0 | 3 = 0, options: Partial<CpuOptio
   }
   const at = cpl === 0 ? KERNEL_CODE : USER_CODE;
   mem.writeBytes(at, Uint8Array.from(code));
-  const cpu = new Cpu({ memory: new FlatMemory(mem), cpl, exceptionDelivery: 'idt', ...options });
+  const cpu = new Cpu({ memory: memoryFor(mem), cpl, exceptionDelivery: 'idt', ...options });
   cpu.gdtr = { base: BigInt(GDT), limit: 0x3f };
   cpu.idtr = { base: BigInt(IDT), limit: 0xfff };
   cpu.tr = { selector: TSS_SEL, base: BigInt(TSS), limit: 0x67 };

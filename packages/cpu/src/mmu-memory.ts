@@ -1,0 +1,220 @@
+// The CpuMemory seam over @vmkit/paging's Mmu: every access is translated (TLB, paging-
+// structure caches, walk) with the access kind paging needs, a failed translation becomes the
+// architectural exception, and accesses that cross a page boundary translate both pages
+// before touching either (SDM Vol. 3A §4.7: the fault names the first inaccessible page and a
+// faulting write stores nothing).
+import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
+import {
+  ACCESS_FETCH,
+  ACCESS_IMPLICIT,
+  ACCESS_USER,
+  ACCESS_WRITE,
+  type Mmu,
+  WalkOutcome,
+} from '@vmkit/paging';
+import { RFLAGS, Vector } from '@vmkit/x86';
+import { CpuFault } from './fault.js';
+import type { CpuMemory, Privilege } from './memory.js';
+
+const TWO32 = 4294967296;
+const PAGE = 4096;
+
+/** Options for {@link MmuMemory}. */
+export interface MmuMemoryOptions {
+  /**
+   * The CPU's current RFLAGS (for example `() => cpu.flags`): SMAP lets explicit supervisor
+   * accesses reach user pages when RFLAGS.AC = 1 (SDM Vol. 3A §4.6.1). Without it AC reads
+   * as 0.
+   */
+  readonly rflags?: () => number;
+}
+
+/**
+ * Linear memory through paging: implements {@link CpuMemory} over an `Mmu` from
+ * `@vmkit/paging` and the guest-physical memory behind it.
+ *
+ * - Data accesses are user-mode at CPL 3, supervisor otherwise; instruction fetches are
+ *   fetch accesses; GDT/IDT/TSS accesses are implicit supervisor-mode accesses.
+ * - #PF carries paging's error code and the faulting linear address (the CPU writes CR2 when
+ *   it delivers it).
+ * - MOV to CR0/CR3/CR4, WRMSR EFER, INVLPG and INVPCID reach the Mmu, which applies the TLB
+ *   invalidations of SDM Vol. 3A §4.10.4. After setting the CPU's paging registers directly,
+ *   the host calls {@link Cpu.syncPaging}.
+ * - A translation to a physical address with no RAM behind it, or a paging-structure entry
+ *   outside guest memory, raises #MC (vmkit has no MMIO path through the CPU yet).
+ *
+ * @example
+ * ```ts
+ * const mmu = new Mmu(ram);
+ * let cpu: Cpu;
+ * const memory = new MmuMemory(mmu, ram, { rflags: () => cpu.flags });
+ * cpu = new Cpu({ memory });
+ * cpu.cr3 = 0x1000n;
+ * cpu.syncPaging();
+ * ```
+ */
+export class MmuMemory implements CpuMemory {
+  /** The MMU translating linear addresses. */
+  readonly mmu: Mmu;
+  private readonly mem: GuestMemory;
+  private readonly flags: (() => number) | undefined;
+  private ac = 0;
+
+  /**
+   * @param mmu - the MMU (its registers are kept in step by the CPU)
+   * @param memory - the guest-physical memory accesses go to
+   * @param options - where RFLAGS.AC comes from
+   */
+  constructor(mmu: Mmu, memory: GuestMemory, options: MmuMemoryOptions = {}) {
+    this.mmu = mmu;
+    this.mem = memory;
+    this.flags = options.rflags;
+  }
+
+  /** Translates one linear address; throws the architectural exception on failure. */
+  private translate(linear: number, access: number): number {
+    if (this.flags !== undefined) {
+      const flags = this.flags();
+      const ac = flags & RFLAGS.AC;
+      if (ac !== this.ac) {
+        this.ac = ac;
+        this.mmu.setRflags(flags >>> 0);
+      }
+    }
+    const outcome = this.mmu.translate(Math.floor(linear / TWO32) >>> 0, linear >>> 0, access);
+    if (outcome === WalkOutcome.OK) return this.mmu.result.physical;
+    switch (outcome) {
+      case WalkOutcome.PAGE_FAULT:
+        throw new CpuFault(Vector.PF, this.mmu.result.errorCode, linear);
+      case WalkOutcome.GENERAL_PROTECTION:
+        throw new CpuFault(Vector.GP, 0);
+      case WalkOutcome.STACK_FAULT:
+        throw new CpuFault(Vector.SS, 0);
+      default:
+        throw new CpuFault(Vector.MC);
+    }
+  }
+
+  /**
+   * Physical addresses of the first byte and of the first byte on the next page (or -1 when
+   * the access stays in one page), translating the first page first.
+   */
+  private span(linear: number, size: number, access: number): [number, number] {
+    const first = this.translate(linear, access);
+    const offset = linear - Math.floor(linear / PAGE) * PAGE;
+    if (offset + size <= PAGE) return [first, -1];
+    return [first, this.translate(linear + (PAGE - offset), access)];
+  }
+
+  private read(linear: number, size: number, access: number): number {
+    const [p, q] = this.span(linear, size, access);
+    try {
+      if (q < 0) {
+        return size === 1
+          ? this.mem.read8(p)
+          : size === 2
+            ? this.mem.read16(p)
+            : this.mem.read32(p);
+      }
+      const inFirst = PAGE - (linear - Math.floor(linear / PAGE) * PAGE);
+      let value = 0;
+      for (let k = 0; k < size; k++) {
+        const b = k < inFirst ? this.mem.read8(p + k) : this.mem.read8(q + k - inFirst);
+        value += b * 2 ** (8 * k);
+      }
+      return value;
+    } catch (e) {
+      throw machineCheck(e);
+    }
+  }
+
+  private write(linear: number, size: number, value: number, access: number): void {
+    const [p, q] = this.span(linear, size, access | ACCESS_WRITE);
+    try {
+      if (q < 0) {
+        if (size === 1) this.mem.write8(p, value);
+        else if (size === 2) this.mem.write16(p, value);
+        else this.mem.write32(p, value);
+        return;
+      }
+      const inFirst = PAGE - (linear - Math.floor(linear / PAGE) * PAGE);
+      for (let k = 0; k < size; k++) {
+        const b = (value >>> (8 * k)) & 0xff;
+        if (k < inFirst) this.mem.write8(p + k, b);
+        else this.mem.write8(q + k - inFirst, b);
+      }
+    } catch (e) {
+      throw machineCheck(e);
+    }
+  }
+
+  /** {@inheritDoc CpuMemory.read8} */
+  read8(linear: number, cpl: Privilege): number {
+    return this.read(linear, 1, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.read16} */
+  read16(linear: number, cpl: Privilege): number {
+    return this.read(linear, 2, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.read32} */
+  read32(linear: number, cpl: Privilege): number {
+    return this.read(linear, 4, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.write8} */
+  write8(linear: number, value: number, cpl: Privilege): void {
+    this.write(linear, 1, value, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.write16} */
+  write16(linear: number, value: number, cpl: Privilege): void {
+    this.write(linear, 2, value, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.write32} */
+  write32(linear: number, value: number, cpl: Privilege): void {
+    this.write(linear, 4, value, cpl === 3 ? ACCESS_USER : 0);
+  }
+  /** {@inheritDoc CpuMemory.write64} */
+  write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
+    const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
+    // Both halves' pages are translated before either half is written.
+    this.span(linear, 8, access);
+    this.write(linear, 4, lo, access);
+    this.write(linear + 4, 4, hi, access);
+  }
+  /** {@inheritDoc CpuMemory.fetch8} */
+  fetch8(linear: number, cpl: Privilege): number {
+    const p = this.translate(linear, ACCESS_FETCH | (cpl === 3 ? ACCESS_USER : 0));
+    try {
+      return this.mem.read8(p);
+    } catch (e) {
+      throw machineCheck(e);
+    }
+  }
+  /** {@inheritDoc CpuMemory.readSystem32} */
+  readSystem32(linear: number): number {
+    return this.read(linear, 4, ACCESS_IMPLICIT);
+  }
+  /** {@inheritDoc CpuMemory.writeSystem32} */
+  writeSystem32(linear: number, value: number): void {
+    this.write(linear, 4, value, ACCESS_IMPLICIT);
+  }
+  /** {@inheritDoc CpuMemory.writePagingRegister} */
+  writePagingRegister(register: 'cr0' | 'cr3' | 'cr4' | 'efer', value: bigint): void {
+    // In IA-32e mode none of these loads PDPTE registers, so none can fail here.
+    if (register === 'cr3') this.mmu.movToCr3(value);
+    else if (register === 'cr0') this.mmu.movToCr0(Number(value));
+    else if (register === 'cr4') this.mmu.movToCr4(Number(value));
+    else this.mmu.writeEfer(Number(value));
+  }
+  /** {@inheritDoc CpuMemory.invlpg} */
+  invlpg(linear: number): void {
+    this.mmu.invlpg(Math.floor(linear / TWO32) >>> 0, linear >>> 0);
+  }
+  /** {@inheritDoc CpuMemory.invpcid} */
+  invpcid(type: number, pcid: number, linear: number): void {
+    this.mmu.invpcid(type, pcid, Math.floor(linear / TWO32) >>> 0, linear >>> 0);
+  }
+}
+
+function machineCheck(e: unknown): unknown {
+  return e instanceof GuestMemoryError ? new CpuFault(Vector.MC) : e;
+}
