@@ -23,7 +23,8 @@ it('shadow translation equals the guest walk (fast-check)', () => {
 
 // The guest also stores through its translations, and data frames become page tables while
 // both vCPUs may still cache writable translations of them: a store the VMM does not see
-// (a TLB entry its write protection missed) leaves the shadows behind the guest tables.
+// (a TLB entry its write protection missed) leaves the shadows behind the guest tables. The
+// vCPUs' SMEP/SMAP/AC also change one at a time.
 it('with guest stores into frames that become page tables (fast-check)', () => {
   fc.assert(
     fc.property(

@@ -160,6 +160,17 @@ export const storeOpArb = fc.oneof(
       frame: fc.nat(3),
     }),
   },
+  // SMEP, SMAP and AC of one vCPU only: the vCPUs share shadow tables, not registers.
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant('vcpuRegs' as const),
+      cpu: fc.nat(1),
+      smep: fc.boolean(),
+      smap: fc.boolean(),
+      ac: fc.boolean(),
+    }),
+  },
 );
 
 export type Op = typeof opArb extends fc.Arbitrary<infer T> ? T : never;
@@ -272,6 +283,7 @@ export function runDifferential(entries: readonly Entry[], ops: readonly (Op | S
       const cr4 = CR4.PAE | (o.smep ? CR4.SMEP : 0) | (o.smap ? CR4.SMAP : 0);
       const rflags = o.ac ? RFLAGS.AC : 0;
       for (let c = 0; c < 2; c++) {
+        if (o.op === 'vcpuRegs' && c !== o.cpu) continue;
         cpus[c]!.setRegisters({ cr4, rflags });
         refs[c]!.setCr4(cr4);
         refs[c]!.setRflags(rflags);
