@@ -203,6 +203,8 @@ export class PageWalker {
           return this.secondStageFault(gpa, level);
         }
       }
+      // Both halves through one call site: V8 inlines read32 (with its region and page
+      // lookups) into this loop once within its inlining budget; a second site stays a call.
       for (let h = 0; h < 2; h++) {
         const v = mem.read32(at + h * 4);
         if (h === 0) eLo = v;
@@ -225,6 +227,8 @@ export class PageWalker {
       accLo &= eLo;
       accHi |= eHi;
       if (level === 1 || (level <= 3 && (eLo & PTE.PS) !== 0)) break;
+      // Below 4 GiB the address stays a uint32: one built by a multiply is a double, and a
+      // double address takes slower paths through read32's bounds check and indexing.
       const tHi = eHi & am;
       table = tHi === 0 ? (eLo & 0xffff_f000) >>> 0 : tHi * U32 + ((eLo & 0xffff_f000) >>> 0);
       level--;
@@ -234,21 +238,12 @@ export class PageWalker {
     // offset in the page (§4.5.4).
     const offsetMask = level === 1 ? 0xfff : level === 2 ? 0x1f_ffff : 0x3fff_ffff;
     const frame = (eHi & am) * U32 + ((eLo & ~offsetMask) >>> 0);
-    if (ss !== undefined) {
-      return this.finish(
-        state,
-        access,
-        startLevel,
-        level,
-        frame,
-        lo & offsetMask,
-        accLo,
-        accHi,
-        true,
-      );
-    }
+    // Without a second stage, an allowed translation without protection keys is completed
+    // here, as finish() and updateAccessedDirty() would do it, saving their calls; everything
+    // else goes through finish().
     const rights = ((accLo >>> 1) & 3) | ((accHi >>> 29) & RIGHT_XD);
     if (
+      ss !== undefined ||
       state.permission[(permissionIndex(access) << 3) | rights] !== 0 ||
       (state.cr4 & (CR4.PKE | CR4.PKS)) !== 0
     ) {
