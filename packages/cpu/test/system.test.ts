@@ -469,3 +469,31 @@ describe('TLB maintenance reaches the memory', () => {
     expect(cpu.run(1)).toEqual(GP0);
   });
 });
+
+describe('I/O permission bitmap (SDM Vol. 1 §19.5.2)', () => {
+  // TSS limit 0x67 + 0x2000 bytes of bitmap + the trailing 0xff byte; map base 0x68.
+  function withBitmap(code: number[]) {
+    const s = system(code, 3, report);
+    s.mem.write16(TSS + 0x66, 0x68);
+    s.cpu.tr = { selector: TSS_SEL, base: BigInt(TSS), limit: 0x68 + 0x2000 };
+    s.mem.write8(TSS + 0x68 + (0x3f8 >>> 3), 0xfe); // ports 0x3F9..0x3FF denied, 0x3F8 allowed
+    return s;
+  }
+
+  it('allows a port whose bit is clear and refuses one whose bit is set, at CPL 3', () => {
+    // mov dx, 0x3f8; out dx, al; mov dx, 0x3f9; out dx, al
+    const s = withBitmap([0x66, 0xba, 0xf8, 0x03, 0xee, 0x66, 0xba, 0xf9, 0x03, 0xee]);
+    expect(s.cpu.run(10)).toMatchObject({ kind: 'io', port: 0x3f8 });
+    expect(s.cpu.run(10)).toEqual(GP0);
+  });
+
+  it('checks every byte of a wider access and the TSS limit', () => {
+    // mov dx, 0x3f7; out dx, ax (0x3F7 allowed, 0x3F8 allowed): ok; out dx, eax (0x3F9..): #GP
+    const s = withBitmap([0x66, 0xba, 0xf7, 0x03, 0x66, 0xef, 0xef]);
+    expect(s.cpu.run(10)).toMatchObject({ kind: 'io', port: 0x3f7, size: 2 });
+    expect(s.cpu.run(10)).toEqual(GP0);
+    const t = withBitmap([0x66, 0xba, 0xf8, 0x03, 0xee]);
+    t.cpu.tr = { selector: TSS_SEL, base: BigInt(TSS), limit: 0x68 + (0x3f8 >>> 3) };
+    expect(t.cpu.run(10)).toEqual(GP0);
+  });
+});

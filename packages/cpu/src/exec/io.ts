@@ -4,17 +4,30 @@ import { RFLAGS } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
 import { generalProtection } from '../fault.js';
+import { linearPlus, sysRead32 } from '../system/access.js';
 import { writeReg } from './operands.js';
 
 /**
  * I/O is allowed when CPL <= IOPL (SDM Vol. 1 §19.5.1). Otherwise the processor consults the
- * I/O permission bitmap in the TSS (§19.5.2); this CPU has no TSS loaded yet (TR's limit is
- * 0, so the bitmap lies beyond it) and the access raises #GP(0), as it would on a processor
- * whose TSS has no bitmap.
+ * I/O permission bitmap of the TSS (§19.5.2): the 16-bit map base at TSS offset 66h, then the
+ * two bytes holding the port's bits; any set bit, or any of those bytes beyond TR's limit
+ * (so also a TSS too short to hold the map base), is #GP(0). The reads are implicit
+ * supervisor-mode accesses.
  */
-function checkPermission(cpu: Cpu): void {
+function checkPermission(cpu: Cpu, p: number, size: number): void {
   const iopl = (cpu.flags & RFLAGS.IOPL) >>> 12;
-  if (cpu.cpl > iopl) throw generalProtection();
+  if (cpu.cpl <= iopl) return;
+  if (cpu.trLimit < 0x67) throw generalProtection();
+  const mapBase = sysRead32(cpu, linearPlus(cpu.trBase, 0x64), 0) >>> 16;
+  const at = mapBase + (p >>> 3);
+  if (at + 1 > cpu.trLimit) throw generalProtection();
+  // The two bytes at `at`, read as the dword(s) holding them.
+  const aligned = at - (at % 4);
+  let bits = sysRead32(cpu, linearPlus(cpu.trBase, aligned), 0) >>> (8 * (at - aligned));
+  if (at - aligned === 3)
+    bits |= (sysRead32(cpu, linearPlus(cpu.trBase, aligned + 4), 0) & 0xff) << 8;
+  const mask = ((1 << size) - 1) << (p & 7);
+  if ((bits & mask & 0xffff) !== 0) throw generalProtection();
 }
 
 function port(cpu: Cpu, ins: Instr): number {
@@ -23,11 +36,12 @@ function port(cpu: Cpu, ins: Instr): number {
 
 /** IN AL/AX/EAX, imm8 or DX (E4h, E5h, ECh, EDh): stops with the port for the host to read. */
 export function inPort(cpu: Cpu, ins: Instr): void {
-  checkPermission(cpu);
+  const p = port(cpu, ins);
+  checkPermission(cpu, p, ins.osize);
   cpu.pendingStop = {
     kind: 'io',
     direction: 'in',
-    port: port(cpu, ins),
+    port: p,
     size: ins.osize as 1 | 2 | 4,
   };
   cpu.pendingIn = ins.osize;
@@ -35,10 +49,11 @@ export function inPort(cpu: Cpu, ins: Instr): void {
 
 /** OUT imm8 or DX, AL/AX/EAX (E6h, E7h, EEh, EFh): stops with the port and value written. */
 export function outPort(cpu: Cpu, ins: Instr): void {
-  checkPermission(cpu);
+  const p = port(cpu, ins);
   const size = ins.osize as 1 | 2 | 4;
+  checkPermission(cpu, p, size);
   const value = size === 4 ? cpu.lo[0]! : cpu.lo[0]! & (size === 2 ? 0xffff : 0xff);
-  cpu.pendingStop = { kind: 'io', direction: 'out', port: port(cpu, ins), size, value };
+  cpu.pendingStop = { kind: 'io', direction: 'out', port: p, size, value };
 }
 
 /** Completes an IN: writes the value the host read into AL, AX or EAX (EAX zero-extends). */
