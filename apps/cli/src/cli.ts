@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { printEptDemo, runEptDemo } from './commands/ept-demo.js';
 import { printMemoryDemo, runMemoryDemo } from './commands/memory-demo.js';
+import { MAX_PCPUS, printVectorsDemo, runVectorsDemo } from './commands/vectors-demo.js';
 import { parseCount, parseSize, UsageError } from './errors.js';
 import type { Output } from './output.js';
 
@@ -12,11 +14,27 @@ commands:
                    --epochs <n>       epochs to run (default 8)
                    --writes <n>       8-byte writes per epoch (default 20000)
                    --seed <n>         workload seed (default 1)
+  demo ept       seed 003's EPT experiment: 4 KiB vs 2 MiB EPT pages, scattered vs
+                 confined guest page tables, and uncached 2D-walk reference counts
+                   --accesses <n>     guest reads per configuration (default 20000)
+                   --seed <n>         page-order seed (default 1)
+  demo vectors   seed 003's interrupt-vector limit: VFs per vectoring policy and
+                 redundant level-triggered interrupts
+                   --pcpus <n>        host PCPUs, 1-255 (default 4)
   help           this text
 
 global options:
   --json         machine-readable output, one JSON object per line
   --version      print the version`;
+
+/** The options each demo takes (besides --json); any other command option is a usage error. */
+const DEMO_OPTIONS: Record<string, readonly CommandOption[]> = {
+  memory: ['size', 'epochs', 'writes', 'seed'],
+  ept: ['accesses', 'seed'],
+  vectors: ['pcpus'],
+};
+const COMMAND_OPTIONS = ['size', 'epochs', 'writes', 'seed', 'accesses', 'pcpus'] as const;
+type CommandOption = (typeof COMMAND_OPTIONS)[number];
 
 /**
  * Runs the `vmkit` command line.
@@ -33,10 +51,12 @@ export function runCli(argv: readonly string[], out: Output): number {
       options: {
         json: { type: 'boolean', default: false },
         version: { type: 'boolean', default: false },
-        size: { type: 'string', default: '64G' },
-        epochs: { type: 'string', default: '8' },
-        writes: { type: 'string', default: '20000' },
-        seed: { type: 'string', default: '1' },
+        size: { type: 'string' },
+        epochs: { type: 'string' },
+        writes: { type: 'string' },
+        seed: { type: 'string' },
+        accesses: { type: 'string' },
+        pcpus: { type: 'string' },
       },
     });
     if (values.version) {
@@ -49,20 +69,43 @@ export function runCli(argv: readonly string[], out: Output): number {
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    if (command === 'demo' && sub === 'memory') {
+    const demo = command === 'demo' && sub !== undefined ? DEMO_OPTIONS[sub] : undefined;
+    if (demo === undefined) {
+      throw new UsageError(`unknown command "${[command, sub].filter(Boolean).join(' ')}"`);
+    }
+    for (const name of COMMAND_OPTIONS) {
+      if (values[name] !== undefined && !demo.includes(name)) {
+        throw new UsageError(`--${name} does not apply to "demo ${sub}"`);
+      }
+    }
+    if (sub === 'memory') {
       const report = runMemoryDemo(
         {
-          size: parseSize(values.size, '--size'),
-          epochs: parseCount(values.epochs, '--epochs'),
-          writes: parseCount(values.writes, '--writes'),
-          seed: parseCount(values.seed, '--seed'),
+          size: parseSize(values.size ?? '64G', '--size'),
+          epochs: parseCount(values.epochs ?? '8', '--epochs'),
+          writes: parseCount(values.writes ?? '20000', '--writes'),
+          seed: parseCount(values.seed ?? '1', '--seed'),
         },
         out,
       );
       printMemoryDemo(report, values.json, out);
       return 0;
     }
-    throw new UsageError(`unknown command "${[command, sub].filter(Boolean).join(' ')}"`);
+    if (sub === 'ept') {
+      const report = runEptDemo(
+        {
+          accesses: parseCount(values.accesses ?? '20000', '--accesses'),
+          seed: parseCount(values.seed ?? '1', '--seed'),
+        },
+        out,
+      );
+      printEptDemo(report, values.json, out);
+      return 0;
+    }
+    const pcpus = parseCount(values.pcpus ?? '4', '--pcpus');
+    if (pcpus > MAX_PCPUS) throw new UsageError(`--pcpus: ${pcpus} is more than ${MAX_PCPUS}`);
+    printVectorsDemo(runVectorsDemo({ pcpus }, out), values.json, out);
+    return 0;
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`vmkit: ${(e as Error).message}\nrun "vmkit help" for usage\n`);

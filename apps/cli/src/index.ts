@@ -1,10 +1,33 @@
 export { runCli } from './cli.js';
 export {
+  buildLocalityGuest,
+  type EptDemoOptions,
+  type EptDemoReport,
+  type EptLocalityRow,
+  type EptPageSize,
+  printEptDemo,
+  runEptDemo,
+  runLocality,
+  uncachedWalk,
+  type Walk2dRow,
+} from './commands/ept-demo.js';
+export {
   type EpochReport,
   type MemoryDemoOptions,
   type MemoryDemoReport,
   printMemoryDemo,
   runMemoryDemo,
 } from './commands/memory-demo.js';
+export {
+  levelEoiScenario,
+  MAX_PCPUS,
+  printVectorsDemo,
+  runVectorsDemo,
+  VECTORS_PER_VF,
+  type VectorsDemoOptions,
+  type VectorsDemoReport,
+  type VectorsRow,
+  vfLimit,
+} from './commands/vectors-demo.js';
 export { parseCount, parseSize, UsageError } from './errors.js';
 export { type Output, processOutput } from './output.js';

@@ -1,5 +1,6 @@
 import { GuestMemoryError, GuestPhysicalMemory, PAGE_SIZE } from '@vmkit/memory';
 import type { Output } from '../output.js';
+import { xorshift32 } from '../random.js';
 
 /** Options of `vmkit demo memory`. */
 export interface MemoryDemoOptions {
@@ -62,14 +63,7 @@ export function runMemoryDemo(options: MemoryDemoOptions, out: Output): MemoryDe
   const pageAddress = (n: number) =>
     n < pages[0]! ? n * PAGE_SIZE : HIGH_BASE + (n - pages[0]!) * PAGE_SIZE;
 
-  let state = options.seed >>> 0 || 1;
-  const random = () => {
-    // xorshift32: deterministic, so two runs with one seed dirty the same pages.
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
+  const random = xorshift32(options.seed);
 
   mem.startDirtyLog();
   const epochs: EpochReport[] = [];

@@ -1,0 +1,21 @@
+import type { Output } from '../../src/index.js';
+
+/** An {@link Output} that records lines, JSON values and progress calls. */
+export function capture(): Output & {
+  lines: string[];
+  values: unknown[];
+  progress: Output['progress'];
+  ticks: [string, number, number][];
+} {
+  const lines: string[] = [];
+  const values: unknown[] = [];
+  const ticks: [string, number, number][] = [];
+  return {
+    lines,
+    values,
+    ticks,
+    line: (t) => lines.push(t),
+    json: (v) => values.push(v),
+    progress: (label, done, total) => ticks.push([label, done, total]),
+  };
+}
