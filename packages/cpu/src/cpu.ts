@@ -475,6 +475,32 @@ export class Cpu {
   }
 
   /**
+   * Whether an external interrupt would be taken now: RFLAGS.IF = 1 and no STI shadow (SDM
+   * Vol. 3A §6.8.1). A VMM uses it for interrupt-window decisions.
+   */
+  get interruptible(): boolean {
+    return (this.flags & RFLAGS.IF) !== 0 && !this.interruptShadow;
+  }
+
+  /**
+   * Delivers an exception through the IDT now, at the current RIP, as a VMM injects one on
+   * VM entry: the interceptor is not consulted for it (it is, for exceptions its delivery
+   * raises, which follow the double-fault rules). For #PF, `address` becomes CR2.
+   *
+   * @param vector - 0..31
+   * @param errorCode - pushed when given
+   * @param address - for #PF, the faulting linear address (signed canonical)
+   * @returns undefined once delivered, or the stop (`exception` from the interceptor for a
+   *   nested exception, `triple-fault`)
+   */
+  injectException(vector: number, errorCode?: number, address?: number): StopReason | undefined {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 31) {
+      throw new CpuError('INVALID_VALUE', `an exception vector must be in [0, 31], got ${vector}`);
+    }
+    return this.dispatch(vector, errorCode, address, 'injected');
+  }
+
+  /**
    * Whether an exception is reported to the host (`report` delivery, or the interceptor
    * claims it) rather than delivered through the IDT. Used by the interpreter.
    *
@@ -682,14 +708,16 @@ export class Cpu {
     vector: number,
     errorCode: number | undefined,
     address: number | undefined,
-    kind: 'exception' | 'interrupt',
+    kind: 'exception' | 'interrupt' | 'injected',
   ): StopReason | undefined {
     let v = vector;
     let code = errorCode;
     let addr = address;
-    let isException = kind === 'exception';
+    let isException = kind !== 'interrupt';
+    // An injected event is delivered as it is; exceptions its delivery raises are not.
+    let intercept = kind !== 'injected';
     for (;;) {
-      if (isException && this.reportsException(v, code, addr)) {
+      if (isException && intercept && this.reportsException(v, code, addr)) {
         return { kind: 'exception', vector: v, errorCode: code, address: addr };
       }
       // SDM Vol. 3A §4.7: CR2 receives the faulting linear address as #PF is delivered.
@@ -713,6 +741,7 @@ export class Cpu {
           addr = e.address;
         }
         isException = true;
+        intercept = true;
       }
     }
   }

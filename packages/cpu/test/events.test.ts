@@ -286,3 +286,38 @@ describe('external interrupts, CLI/STI', () => {
     expect(() => s.cpu.requestInterrupt(0x21)).toThrow(/pending/);
   });
 });
+
+describe('injection and the interrupt window', () => {
+  it('injectException delivers at the current RIP without consulting the interceptor', () => {
+    const seen: number[] = [];
+    const s = system([0x90], 0, {
+      interceptException: (v) => {
+        seen.push(v);
+        return true;
+      },
+    });
+    expect(s.cpu.injectException(Vector.PF, PFEC_W, 0x1234)).toBe(undefined);
+    expect(seen).toEqual([]);
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(Vector.PF)));
+    expect(s.cpu.cr2).toBe(0x1234n);
+    expect(frame(s, 2)).toEqual([BigInt(PFEC_W), BigInt(KERNEL_CODE)]);
+    expect(() => s.cpu.injectException(32)).toThrow(/vector/);
+  });
+
+  it('injecting through a broken IDT follows the double-fault rules', () => {
+    const s = system([0x90]);
+    s.cpu.idtr = { base: 0x3000n, limit: 0 };
+    expect(s.cpu.injectException(Vector.GP, 0)).toEqual({ kind: 'triple-fault' });
+  });
+
+  it('interruptible reflects IF and the STI shadow', () => {
+    const s = system([0xfb, 0x90, 0xf4]);
+    expect(s.cpu.interruptible).toBe(false);
+    s.cpu.run(1);
+    expect(s.cpu.interruptible).toBe(false); // shadow after STI
+    s.cpu.run(1);
+    expect(s.cpu.interruptible).toBe(true);
+  });
+});
+
+const PFEC_W = 2;
