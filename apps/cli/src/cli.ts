@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { printEptDemo, runEptDemo } from './commands/ept-demo.js';
+import { printLogDirtyDemo, runLogDirtyDemo } from './commands/log-dirty-demo.js';
 import { printMemoryDemo, runMemoryDemo } from './commands/memory-demo.js';
 import { MAX_PCPUS, printVectorsDemo, runVectorsDemo } from './commands/vectors-demo.js';
 import { parseCount, parseSize, UsageError } from './errors.js';
@@ -21,6 +22,10 @@ commands:
   demo vectors   seed 003's interrupt-vector limit: VFs per vectoring policy and
                  redundant level-triggered interrupts
                    --pcpus <n>        host PCPUs, 1-255 (default 4)
+  demo log-dirty seed 004's three log-dirty strategies on one shadow-paging workload
+                   --epochs <n>       epochs (harvests) to run (default 12)
+                   --accesses <n>     guest accesses per epoch (default 600)
+                   --seed <n>         workload seed (default 1)
   help           this text
 
 global options:
@@ -32,6 +37,7 @@ const DEMO_OPTIONS: Record<string, readonly CommandOption[]> = {
   memory: ['size', 'epochs', 'writes', 'seed'],
   ept: ['accesses', 'seed'],
   vectors: ['pcpus'],
+  'log-dirty': ['epochs', 'accesses', 'seed'],
 };
 const COMMAND_OPTIONS = ['size', 'epochs', 'writes', 'seed', 'accesses', 'pcpus'] as const;
 type CommandOption = (typeof COMMAND_OPTIONS)[number];
@@ -69,7 +75,10 @@ export function runCli(argv: readonly string[], out: Output): number {
       return 0;
     }
     if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-    const demo = command === 'demo' && sub !== undefined ? DEMO_OPTIONS[sub] : undefined;
+    const demo =
+      command === 'demo' && sub !== undefined && Object.hasOwn(DEMO_OPTIONS, sub)
+        ? DEMO_OPTIONS[sub]
+        : undefined;
     if (demo === undefined) {
       throw new UsageError(`unknown command "${[command, sub].filter(Boolean).join(' ')}"`);
     }
@@ -100,6 +109,18 @@ export function runCli(argv: readonly string[], out: Output): number {
         out,
       );
       printEptDemo(report, values.json, out);
+      return 0;
+    }
+    if (sub === 'log-dirty') {
+      const report = runLogDirtyDemo(
+        {
+          epochs: parseCount(values.epochs ?? '12', '--epochs'),
+          accesses: parseCount(values.accesses ?? '600', '--accesses'),
+          seed: parseCount(values.seed ?? '1', '--seed'),
+        },
+        out,
+      );
+      printLogDirtyDemo(report, values.json, out);
       return 0;
     }
     const pcpus = parseCount(values.pcpus ?? '4', '--pcpus');

@@ -12,6 +12,17 @@ export {
   type Walk2dRow,
 } from './commands/ept-demo.js';
 export {
+  buildLogDirtyGuest,
+  LOG_DIRTY_PAGES,
+  type LogDirtyDemoOptions,
+  type LogDirtyDemoReport,
+  type LogDirtyRow,
+  logDirtyWorkload,
+  printLogDirtyDemo,
+  runLogDirtyDemo,
+  runStrategy,
+} from './commands/log-dirty-demo.js';
+export {
   type EpochReport,
   type MemoryDemoOptions,
   type MemoryDemoReport,
