@@ -1,17 +1,19 @@
 // Run by scripts/pack-install-test.mjs in an empty project where only the packed tarballs are
-// installed: the `vmkit` binary must be linked and run the demo.
+// installed: the `vmkit` binary must be linked and run the demos (which need the packed
+// @vmkit/memory, @vmkit/ept, @vmkit/interrupts and @vmkit/shadow-paging).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 
-const out = execFileSync(
-  'npx',
-  ['--no-install', 'vmkit', 'demo', 'memory', '--size', '1G', '--epochs', '2', '--json'],
-  {
-    encoding: 'utf8',
-  },
+const vmkit = (...args) =>
+  execFileSync('npx', ['--no-install', 'vmkit', ...args, '--json'], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+assert.equal(vmkit('demo', 'memory', '--size', '1G', '--epochs', '2').at(-1).kind, 'summary');
+assert.deepEqual(
+  vmkit('demo', 'vectors', '--pcpus', '2').map((r) => r.vfLimit),
+  [66, 132, 132],
 );
-const lines = out
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l));
-assert.equal(lines.at(-1).kind, 'summary');
+assert.equal(vmkit('demo', 'ept', '--accesses', '200').at(-1).references, 35);
+assert.equal(vmkit('demo', 'log-dirty', '--epochs', '2').at(-1).harvestsEqual, true);
