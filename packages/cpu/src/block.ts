@@ -261,6 +261,7 @@ const ENDS_BLOCK = new Set<Handler>([
   interrupt.iretq,
   interrupt.cli,
   interrupt.sti,
+  interrupt.movSs,
   syscall.syscall,
   syscall.sysret,
   // Changes to paging or translations, and MSR accesses the host may handle.

@@ -321,3 +321,35 @@ describe('injection and the interrupt window', () => {
 });
 
 const PFEC_W = 2;
+
+describe('MOV SS', () => {
+  it('loads SS and blocks interrupts until the next instruction completes', () => {
+    // mov eax, 0x10; mov ss, ax; mov ebx, 1; mov ecx, 2; hlt
+    const s = system([0xb8, 0x10, 0, 0, 0, 0x8e, 0xd0, 0xbb, 1, 0, 0, 0, 0xb9, 2, 0, 0, 0, 0xf4]);
+    s.cpu.rflags = BigInt(RFLAGS.FIXED1 | RFLAGS.IF);
+    s.cpu.ss = 0;
+    expect(s.cpu.run(2)).toEqual({ kind: 'budget' }); // mov eax; mov ss
+    expect(s.cpu.interruptible).toBe(false);
+    s.cpu.requestInterrupt(0x40);
+    expect(s.cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(s.cpu.ss).toBe(KERNEL_SS);
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(0x40) + 1));
+    // The interrupt came after MOV SS and the MOV that followed it.
+    expect(s.cpu.getReg('rbx')).toBe(1n);
+    expect(s.cpu.getReg('rcx')).toBe(0n);
+  });
+
+  it('checks RPL, DPL and type: #GP(selector), and a null SS at CPL 3', () => {
+    const code = (sel: number) => [0xb8, sel, 0, 0, 0, 0x8e, 0xd0];
+    const gp = (errorCode: number) => ({
+      ...{ kind: 'exception', vector: Vector.GP, address: undefined },
+      errorCode,
+    });
+    const report = { exceptionDelivery: 'report' } as const;
+    expect(system(code(0x13), 0, report).cpu.run(10)).toEqual(gp(0x10)); // RPL 3 at CPL 0
+    expect(system(code(0x08), 0, report).cpu.run(10)).toEqual(gp(0x08)); // code segment
+    expect(system(code(0x20), 0, report).cpu.run(10)).toEqual(gp(0x20)); // DPL 3 data at CPL 0
+    expect(system(code(0x00), 3, report).cpu.run(10)).toEqual(gp(0));
+    expect(system(code(0x23), 3, report).cpu.run(2)).toEqual({ kind: 'budget' });
+  });
+});

@@ -10,7 +10,7 @@ export type Handler = (cpu: Cpu, ins: Instr) => void;
  * size (b byte, w word, d dword, v operand size, z word/dword, q qword). A few fixed
  * registers (AL, rAX, eAX = AX/EAX, CL, DX) and the constant 1 complete the set; C is the
  * control register in ModRM.reg and R a 64-bit register in ModRM.rm whatever ModRM.mod says
- * (MOV to/from CRn).
+ * (MOV to/from CRn); SS is the stack-segment register (MOV SS).
  */
 export type OperandSpec =
   | 'Eb'
@@ -41,7 +41,8 @@ export type OperandSpec =
   | 'eAX'
   | 'one'
   | 'Cq'
-  | 'Rq';
+  | 'Rq'
+  | 'SS';
 
 /** Which repeat prefix governs an instruction (SDM Vol. 2 §2.1.1, group 1). */
 export const Rep = {

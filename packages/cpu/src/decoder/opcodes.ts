@@ -396,3 +396,6 @@ TWO_BYTE[0x32] = e('Rdmsr', [], msr.rdmsr, 'v');
 TWO_BYTE[0xa2] = e('Cpuid', [], cpuidOps.cpuid, 'v');
 const INVPCID = e('Invpcid', ['Gq', 'M'], system.invpcid, 'f64');
 MAP_0F38[0x82] = pick((c) => (c.opsizePrefix && c.repPrefix === 0 ? INVPCID : undefined));
+// 8E /2: MOV SS, r/m16 (the other segment registers are not implemented: #UD).
+const MOV_SS = e('Mov', ['SS', 'Ev'], interrupt.movSs, 'v');
+ONE_BYTE[0x8e] = pickModrm((c) => (((c.modrm >> 3) & 7) === 2 ? MOV_SS : undefined));

@@ -8,7 +8,7 @@ import type { Privilege } from '../memory.js';
 import { linearPlus, sysRead64, toCanonical } from '../system/access.js';
 import { deliver } from '../system/deliver.js';
 import { attributes, isCode, isWritableData, readDescriptor } from '../system/descriptors.js';
-import { RSP } from './operands.js';
+import { RSP, readRm, rmAddress } from './operands.js';
 
 function softwareInterrupt(cpu: Cpu, vector: number): void {
   // A software interrupt is a trap: when it is reported instead of delivered, RIP is after it.
@@ -116,4 +116,26 @@ export function sti(cpu: Cpu, _ins: Instr): void {
   checkIopl(cpu);
   if ((cpu.flags & RFLAGS.IF) === 0) cpu.interruptShadow = true;
   cpu.flags = (cpu.flags | RFLAGS.IF) >>> 0;
+}
+
+/**
+ * MOV SS, r/m16 (8Eh /2) in 64-bit mode (SDM Vol. 2 MOV, "IF SS is loaded"): a null selector
+ * is allowed below CPL 3; otherwise RPL and the descriptor's DPL must equal CPL and the
+ * descriptor must be a writable data segment (#GP(selector)), present (#SS(selector)). Like
+ * STI, it blocks external interrupts until the next instruction completes (SDM Vol. 3A
+ * §6.8.3), so that a following MOV RSP completes the stack switch.
+ */
+export function movSs(cpu: Cpu, ins: Instr): void {
+  const selector = readRm(cpu, ins, rmAddress(cpu, ins), 2);
+  if ((selector & 0xfffc) === 0) {
+    if (cpu.cpl === 3) throw new CpuFault(Vector.GP, 0);
+  } else {
+    const error = selector & 0xfffc;
+    if ((selector & 3) !== cpu.cpl) throw new CpuFault(Vector.GP, error);
+    const data = attributes(readDescriptor(cpu, selector)[1]);
+    if (!isWritableData(data) || data.dpl !== cpu.cpl) throw new CpuFault(Vector.GP, error);
+    if (!data.present) throw new CpuFault(Vector.SS, error);
+  }
+  cpu.ss = selector;
+  cpu.interruptShadow = true;
 }

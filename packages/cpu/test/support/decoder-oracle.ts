@@ -214,6 +214,12 @@ export const CORPUS = [
   '0f05',
   '480fcf',
   'cf',
+  '8ed0',
+  '668ed0',
+  '488ed3',
+  '8e16',
+  '418e10',
+  '8ed8',
 ];
 
 /** Runs `count` random comparisons from `seed`; returns the mismatches (at most `limit`). */

@@ -116,6 +116,9 @@ export function describeVmkit(ins: Instr, ip: bigint): string {
       case 'Rq':
         ops.push(regName(ins.rm, 8, true));
         break;
+      case 'SS':
+        ops.push('SS');
+        break;
     }
   }
   return `${ins.mnemonic} ${ops.join(', ')}`;
