@@ -59,6 +59,14 @@ export class MmuMemory implements CpuMemory {
   private readonly mem: GuestMemory;
   private readonly flags: (() => number) | undefined;
   private ac = 0;
+  // A per-access-kind one-entry cache in front of the Mmu (the CPU's fast path for TLB hits):
+  // slot = access flags (write, user, fetch), page = linear page number, frame = physical page
+  // base. Filled only from successful translations (A and, for writes, D already set by the
+  // Mmu) and emptied by every event that may change a translation or its rights (paging
+  // registers, INVLPG, INVPCID, RFLAGS.AC). Keeping an entry until then is what a TLB may do
+  // (SDM Vol. 3A §4.10.2.4).
+  private readonly microPage = new Float64Array(32).fill(Number.NaN);
+  private readonly microFrame = new Float64Array(32);
 
   /**
    * @param mmu - the MMU (its registers are kept in step by the CPU)
@@ -71,6 +79,14 @@ export class MmuMemory implements CpuMemory {
     this.flags = options.rflags;
   }
 
+  /**
+   * Empties the fast-path cache in front of the Mmu. The CPU's paging hooks do this; a host
+   * that changes the Mmu's registers or invalidates its TLB directly must call it too.
+   */
+  flush(): void {
+    this.microPage.fill(Number.NaN);
+  }
+
   /** Translates one linear address; throws the architectural exception on failure. */
   private translate(linear: number, access: number): number {
     if (this.flags !== undefined) {
@@ -79,10 +95,23 @@ export class MmuMemory implements CpuMemory {
       if (ac !== this.ac) {
         this.ac = ac;
         this.mmu.setRflags(flags >>> 0);
+        this.flush();
       }
     }
+    const page = Math.floor(linear / PAGE);
+    const slot = access & 31;
+    if (this.microPage[slot] === page && (access & ACCESS_IMPLICIT) === 0) {
+      return this.microFrame[slot]! + (linear - page * PAGE);
+    }
     const outcome = this.mmu.translate(Math.floor(linear / TWO32) >>> 0, linear >>> 0, access);
-    if (outcome === WalkOutcome.OK) return this.mmu.result.physical;
+    if (outcome === WalkOutcome.OK) {
+      const physical = this.mmu.result.physical;
+      if ((access & ACCESS_IMPLICIT) === 0) {
+        this.microPage[slot] = page;
+        this.microFrame[slot] = physical - (linear - page * PAGE);
+      }
+      return physical;
+    }
     switch (outcome) {
       case WalkOutcome.PAGE_FAULT:
         throw new CpuFault(Vector.PF, this.mmu.result.errorCode, linear);
@@ -199,6 +228,7 @@ export class MmuMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.writePagingRegister} */
   writePagingRegister(register: 'cr0' | 'cr3' | 'cr4' | 'efer', value: bigint): void {
+    this.flush();
     // In IA-32e mode none of these loads PDPTE registers, so none can fail here.
     if (register === 'cr3') this.mmu.movToCr3(value);
     else if (register === 'cr0') this.mmu.movToCr0(Number(value));
@@ -207,10 +237,12 @@ export class MmuMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.invlpg} */
   invlpg(linear: number): void {
+    this.flush();
     this.mmu.invlpg(Math.floor(linear / TWO32) >>> 0, linear >>> 0);
   }
   /** {@inheritDoc CpuMemory.invpcid} */
   invpcid(type: number, pcid: number, linear: number): void {
+    this.flush();
     this.mmu.invpcid(type, pcid, Math.floor(linear / TWO32) >>> 0, linear >>> 0);
   }
 }
