@@ -184,3 +184,37 @@ describe('SMAP and implicit supervisor accesses', () => {
     expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE + 5));
   });
 });
+
+describe('the fast path in front of the Mmu', () => {
+  it('forgets a SMAP-permitted translation when RFLAGS.AC is cleared', () => {
+    // read user page (AC = 1); pushfq; and qword [rsp], ~AC; popfq; read it again
+    const s = paged([
+      ...load(0, USER_CODE),
+      0x9c, // pushfq
+      0x48,
+      0x81,
+      0x24,
+      0x24,
+      ...le32(~RFLAGS.AC >>> 0), // and qword [rsp], ~AC
+      0x9d, // popfq
+      ...load(1, USER_CODE),
+      0xf4,
+    ]);
+    s.cpu.cr4 |= CR4.SMAP;
+    s.cpu.syncPaging();
+    s.cpu.rflags = BigInt(RFLAGS.FIXED1 | RFLAGS.AC);
+    s.mem.write32(USER_CODE, 0x600d);
+    s.cpu.run(20);
+    // The first read succeeded; the second (at offset 17) faulted: P, supervisor, read.
+    expect(s.cpu.getReg('rax')).toBe(0x600dn);
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(Vector.PF) + 1));
+    expect(s.cpu.cr2).toBe(BigInt(USER_CODE));
+    expect(frame(s, 2)).toEqual([BigInt(PFEC.P), BigInt(KERNEL_CODE + 17)]);
+  });
+
+  it('a write after a read of the same page still sets the dirty flag', () => {
+    const s = paged([...load(0, 0x40000), ...store(0x40008, 1), 0xf4]);
+    expect(s.cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(s.mem.read32(pteOf(0x40000)) & (PTE.A | PTE.D)).toBe(PTE.A | PTE.D);
+  });
+});
