@@ -18,11 +18,11 @@
 //   were a character; the test VMM models DLAB.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { kvmRunnerPath } from '@vmkit/guest';
 import { describe, expect, it } from 'vitest';
 import { bootGuest, GUEST_IMAGE, guestImageAvailable } from './support/guest-boot.js';
 
-const KVM_RUN = fileURLToPath(new URL('../../guest/dist/bin/kvm-run', import.meta.url));
+const KVM_RUN = kvmRunnerPath;
 
 function kvmUsable(): string | undefined {
   if (!existsSync(KVM_RUN)) return 'kvm-run is not built';

@@ -4,15 +4,13 @@
 // device list below 1 MiB, then a run loop serving the 16550 UART (0x3F8), the debug-exit
 // port (0xF4) and the x2APIC MSRs (with a periodic timer on vector 32).
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import { Cpu, MmuMemory } from '../../src/index.js';
 
-/** The image built by packages/guest (read from the workspace, not a dependency of cpu). */
-export const GUEST_IMAGE = fileURLToPath(
-  new URL('../../../guest/dist/images/vmkit-guest.elf', import.meta.url),
-);
+/** The image built by @vmkit/guest (a dev dependency, so turbo builds it before cpu's tests). */
+export const GUEST_IMAGE = guestImagePath;
 
 const MIB = 1 << 20;
 
