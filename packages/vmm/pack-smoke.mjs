@@ -1,6 +1,9 @@
 // Run by scripts/pack-install-test.mjs in an empty project where only the packed
 // tarballs are installed: import the package as a user would and call something real.
 import assert from 'node:assert/strict';
-import { vmmVersion } from '@vmkit/vmm';
+import { Vm } from '@vmkit/vmm';
 
-assert.equal(typeof vmmVersion, 'string');
+const r = new Vm({ command: 'hello' }).run({ maxInstructions: 10_000_000 });
+assert.equal(r.end, 'exit');
+assert.equal(r.status, 0);
+assert.match(r.console, /RESULT hello pid=1/);

@@ -1,2 +1,8 @@
-/** The package version, kept in step with package.json by a test. */
-export const vmmVersion = '0.0.0';
+export { type BootSetup, bootLayout, enterLongMode, writeBootStructures } from './boot.js';
+export { DebugExit } from './debug-exit.js';
+export { VmmError, type VmmErrorCode } from './errors.js';
+export { checkImage, loadImage } from './loader.js';
+export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
+export { Uart16550 } from './uart16550.js';
+export { type ExitCounters, Vm, type VmConfig, type VmEnd, type VmRunResult } from './vm.js';
+export { X2APIC_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST, X2Apic } from './x2apic.js';
