@@ -37,6 +37,9 @@ describe('the guest kernel under the Vm', () => {
     ['compute', 0],
     ['kfault', 0x1000e],
     ['kdoublefault', 0x10008],
+    ['memdirty', 0],
+    ['web', 0],
+    ['kbuild', 0],
   ];
   for (const [command, status] of programs) {
     it(`${command}: exits with status 0x${status.toString(16)}${kvm.usable ? ', console as under KVM' : ''}`, async () => {
@@ -52,6 +55,15 @@ describe('the guest kernel under the Vm', () => {
       }
     }, 60_000);
   }
+
+  it('counts one #PF per demand-zero page memdirty touches (guest README: heap/mmap pages are demand-zero)', () => {
+    const faults = (mb: number) =>
+      new Vm({ command: `memdirty mb=${mb} passes=2` }).run({ maxInstructions: 20_000_000 }).exits
+        .exceptions;
+    // 1 MiB more mapping = 256 more 4 KiB pages, each faulting once on its first touch.
+    expect(faults(3) - faults(2)).toBe(256);
+    expect(faults(4) - faults(2)).toBe(512);
+  }, 60_000);
 
   it('compute with parameters gives the RESULT fields KVM gives', async () => {
     const command = 'compute n=3000 m=16 seed=7 iters=2';
