@@ -1,6 +1,17 @@
 export { type BootSetup, bootLayout, enterLongMode, writeBootStructures } from './boot.js';
+export { vmkitCpuid } from './cpuid.js';
 export { DebugExit } from './debug-exit.js';
 export { VmmError, type VmmErrorCode } from './errors.js';
+export {
+  HYPERCALL_FAULT,
+  HYPERCALL_INVALID,
+  HYPERCALL_UNKNOWN,
+  type HypercallContext,
+  type HypercallHandler,
+  type HypercallOutcome,
+  HypercallTable,
+  MAX_PRINT,
+} from './hypercalls.js';
 export { checkImage, loadImage } from './loader.js';
 export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
 export { Uart16550 } from './uart16550.js';

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Cpu, MmuMemory, type StopReason } from '@vmkit/cpu';
+import { Cpu, CpuFault, MmuMemory, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import { enterLongMode, writeBootStructures } from './boot.js';
+import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
 import { VmmError } from './errors.js';
+import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
 import { PioBus, type PortSize } from './pio-bus.js';
 import { Uart16550 } from './uart16550.js';
@@ -49,6 +51,8 @@ export interface ExitCounters {
   hlt: number;
   /** Exceptions the guest raised (seen through the CPU's interceptor, then delivered through the guest's IDT). */
   exceptions: number;
+  /** VMCALLs served from the {@link HypercallTable}. */
+  vmcall: number;
 }
 
 /** What {@link Vm.run} reports. */
@@ -69,6 +73,11 @@ export interface VmRunResult {
 
 const MIB = 0x10_0000;
 const MAX_COMMAND = 1023;
+const MAX_PHY_ADDR = 36;
+/** #UD, SDM Vol. 3A Table 6-1. */
+const UD = 6;
+/** The VMCALL encoding, SDM Vol. 2B "VMCALL". */
+const VMCALL = [0x0f, 0x01, 0xc1] as const;
 
 function checkConfig(config: VmConfig): { command: string; memoryMiB: number; quantum: number } {
   const command = config.command ?? 'hello';
@@ -111,12 +120,17 @@ export class Vm {
   readonly debugExit = new DebugExit();
   /** The vCPU's local APIC. */
   readonly apic: X2Apic;
-  private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0 };
+  /** The VMCALL table: `print` and `exit` built in; register more numbers here. */
+  readonly hypercalls: HypercallTable;
+  private readonly linear: MmuMemory;
+  private hypercallExit: number | undefined;
+  private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 };
   private output = '';
   /** Time skipped while the vCPU idled in HLT, in clock units. */
   private idle = 0;
   private timerInterrupts = 0;
   private last: VmRunResult | undefined;
+  private readonly sink: ((text: string) => void) | undefined;
 
   /**
    * Creates the VM and boots it to the protocol's entry state (nothing runs yet).
@@ -137,29 +151,41 @@ export class Vm {
       debugExitBase: bootProtocol.debugExitPort,
     });
 
-    const sink = config.onConsole;
-    this.uart = new Uart16550((b) => {
-      const c = String.fromCharCode(b);
-      this.output += c;
-      sink?.(c);
-    });
+    this.sink = config.onConsole;
+    this.uart = new Uart16550((b) => this.emit(b));
     this.pio.register(bootProtocol.uartPort, 8, this.uart);
     this.pio.register(bootProtocol.debugExitPort, 4, this.debugExit);
     this.apic = new X2Apic(0, quantum);
+    this.hypercalls = new HypercallTable((bytes) => {
+      for (const b of bytes) this.emit(b);
+    });
 
-    const mmu = new Mmu(this.memory, { features: { maxPhyAddr: 36 } });
+    const mmu = new Mmu(this.memory, { features: { maxPhyAddr: MAX_PHY_ADDR } });
     const flags = { cpu: undefined as Cpu | undefined };
+    this.linear = new MmuMemory(mmu, this.memory, { rflags: () => flags.cpu?.flags ?? 0 });
     this.cpu = new Cpu({
-      memory: new MmuMemory(mmu, this.memory, { rflags: () => flags.cpu?.flags ?? 0 }),
+      memory: this.linear,
       exceptionDelivery: 'idt',
+      maxPhyAddr: MAX_PHY_ADDR,
+      cpuid: vmkitCpuid(MAX_PHY_ADDR),
       hostMsr: (i) => i >= X2APIC_MSR_FIRST && i <= X2APIC_MSR_LAST,
-      interceptException: () => {
+      // #UD stops the CPU so the VMM can recognise VMCALL (which the interpreter does not
+      // execute: a VM exit in VMX terms, SDM Vol. 3C §25.1.3); everything else is delivered.
+      interceptException: (vector) => {
+        if (vector === UD) return true;
         this.exitCounts.exceptions++;
         return false;
       },
     });
     flags.cpu = this.cpu;
     enterLongMode(this.cpu, image.entry, bootInfo);
+  }
+
+  /** Appends one console byte (UART or print hypercall) and forwards it. */
+  private emit(byte: number): void {
+    const c = String.fromCharCode(byte);
+    this.output += c;
+    this.sink?.(c);
   }
 
   /** The VM clock: instructions retired plus idle time skipped in HLT. */
@@ -200,7 +226,7 @@ export class Vm {
     }
     this.last = {
       end,
-      status: end === 'exit' ? this.debugExit.status : undefined,
+      status: end === 'exit' ? (this.hypercallExit ?? this.debugExit.status) : undefined,
       console: this.output,
       instructions: cpu.instructions,
       exits: { ...this.exitCounts },
@@ -241,10 +267,49 @@ export class Vm {
       case 'triple-fault':
         return 'triple-fault';
       case 'exception':
-        // Unreachable with IDT delivery and an interceptor that never claims an exception;
-        // treated as a shutdown rather than resumed with undefined state.
-        return 'triple-fault';
+        return this.serveException(stop.vector, stop.errorCode, stop.address);
     }
+  }
+
+  /** An intercepted exception (#UD only): a VMCALL at CPL 0 is served, anything else delivered. */
+  private serveException(
+    vector: number,
+    errorCode: number | undefined,
+    address: number | undefined,
+  ): VmEnd | undefined {
+    const cpu = this.cpu;
+    if (vector === UD && cpu.cpl === 0 && this.atVmcall()) {
+      this.exitCounts.vmcall++;
+      const outcome = this.hypercalls.call(cpu.getReg('rax'), {
+        args: [cpu.getReg('rdi'), cpu.getReg('rsi'), cpu.getReg('rdx'), cpu.getReg('r10')],
+        memory: this.memory,
+      });
+      if ('exit' in outcome) {
+        this.hypercallExit = outcome.exit >>> 0;
+        return 'exit';
+      }
+      cpu.setReg('rax', BigInt.asUintN(64, outcome.result));
+      cpu.rip = cpu.rip + BigInt(VMCALL.length);
+      return undefined;
+    }
+    // The guest sees the exception as if nothing had intercepted it (a VMCALL at CPL 3 is #UD,
+    // as the protocol allows hypercalls from CPL 0 only).
+    this.exitCounts.exceptions++;
+    const stop = cpu.injectException(vector, errorCode, address);
+    return stop?.kind === 'triple-fault' ? 'triple-fault' : undefined;
+  }
+
+  /** Whether the instruction at RIP is VMCALL (0F 01 C1, SDM Vol. 2B). */
+  private atVmcall(): boolean {
+    const rip = Number(BigInt.asIntN(64, this.cpu.rip));
+    try {
+      for (let i = 0; i < VMCALL.length; i++)
+        if (this.linear.fetch8(rip + i, 0) !== VMCALL[i]) return false;
+    } catch (e) {
+      if (e instanceof CpuFault) return false;
+      throw e;
+    }
+    return true;
   }
 
   /**

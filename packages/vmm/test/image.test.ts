@@ -2,56 +2,19 @@ import { readFileSync } from 'node:fs';
 import { guestImagePath } from '@vmkit/guest';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Vm, VmmError } from '../src/index.js';
-
-/** An ELF64 x86-64 ET_EXEC with one PT_LOAD segment holding `code` (ELF-64 v1.5 layout). */
-function elf(
-  code: Uint8Array,
-  opts: { paddr?: number; memsz?: number; entry?: number } = {},
-): Uint8Array {
-  const paddr = opts.paddr ?? 0x10_0000;
-  const bytes = new Uint8Array(64 + 56 + code.length);
-  const v = new DataView(bytes.buffer);
-  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
-  v.setUint16(16, 2, true); // ET_EXEC
-  v.setUint16(18, 62, true); // EM_X86_64
-  v.setUint32(20, 1, true);
-  v.setBigUint64(24, BigInt(opts.entry ?? paddr), true);
-  v.setBigUint64(32, 64n, true); // e_phoff
-  v.setUint16(52, 64, true);
-  v.setUint16(54, 56, true);
-  v.setUint16(56, 1, true);
-  v.setUint32(64, 1, true); // PT_LOAD
-  v.setUint32(68, 5, true); // R X
-  v.setBigUint64(72, 120n, true); // p_offset
-  v.setBigUint64(80, BigInt(paddr), true);
-  v.setBigUint64(88, BigInt(paddr), true);
-  v.setBigUint64(96, BigInt(code.length), true);
-  v.setBigUint64(104, BigInt(opts.memsz ?? code.length), true);
-  bytes.set(code, 120);
-  return bytes;
-}
+import { Vm } from '../src/index.js';
+import { codeOf, elf } from './support/elf.js';
 
 // mov dx, 0x3f8; mov al, 'O'; out dx, al; mov al, 'K'; out dx, al; mov eax, 42; out 0xf4, eax
 const OK_PROGRAM = Uint8Array.from([
   0x66, 0xba, 0xf8, 0x03, 0xb0, 0x4f, 0xee, 0xb0, 0x4b, 0xee, 0xb8, 0x2a, 0, 0, 0, 0xe7, 0xf4,
 ]);
 
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof VmmError) return e.code;
-    throw e;
-  }
-  return undefined;
-}
-
 describe('images', () => {
   it('boots a hand-made image: its UART bytes and exit status', () => {
     const r = new Vm({ image: elf(OK_PROGRAM), memoryMiB: 4 }).run();
     expect(r).toMatchObject({ end: 'exit', status: 42, console: 'OK', instructions: 7 });
-    expect(r.exits).toEqual({ io: 3, msr: 0, hlt: 0, exceptions: 0 });
+    expect(r.exits).toEqual({ io: 3, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 });
   });
 
   it('ends as idle on HLT with interrupts disabled', () => {
