@@ -67,8 +67,8 @@ export interface VmRunResult {
   readonly instructions: number;
   /** VM exits since boot, by kind. */
   readonly exits: Readonly<ExitCounters>;
-  /** Timer interrupts delivered since boot. */
-  readonly timerInterrupts: number;
+  /** External interrupts handed to the vCPU since boot (timer expiries and self-IPIs). */
+  readonly interrupts: number;
 }
 
 const MIB = 0x10_0000;
@@ -128,7 +128,7 @@ export class Vm {
   private output = '';
   /** Time skipped while the vCPU idled in HLT, in clock units. */
   private idle = 0;
-  private timerInterrupts = 0;
+  private interrupts = 0;
   private last: VmRunResult | undefined;
   private readonly sink: ((text: string) => void) | undefined;
 
@@ -230,7 +230,7 @@ export class Vm {
       console: this.output,
       instructions: cpu.instructions,
       exits: { ...this.exitCounts },
-      timerInterrupts: this.timerInterrupts,
+      interrupts: this.interrupts,
     };
     return this.last;
   }
@@ -241,7 +241,7 @@ export class Vm {
     const vector = this.apic.pending.shift();
     if (vector === undefined) return;
     this.cpu.requestInterrupt(vector);
-    this.timerInterrupts++;
+    this.interrupts++;
   }
 
   /** Serves one exit; returns how the run ends, or undefined to go on. */

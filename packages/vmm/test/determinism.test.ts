@@ -10,7 +10,7 @@ describe('determinism', () => {
     expect(a.end).toBe('exit');
     expect(b).toEqual(a);
     // The timer fired: the quantum drives interrupts, and they landed at the same points.
-    expect(a.timerInterrupts).toBeGreaterThan(0);
+    expect(a.interrupts).toBeGreaterThan(0);
   }, 60_000);
 
   it('stopping and resuming on the budget ends exactly as one long run', () => {
@@ -31,7 +31,7 @@ describe('determinism', () => {
     const fine = new Vm({ command: 'compute n=4000 m=16', timerQuantum: 100_000 }).run();
     expect(fine.status).toBe(0);
     expect(coarse.status).toBe(0);
-    expect(fine.timerInterrupts).toBeGreaterThan(coarse.timerInterrupts * 5);
+    expect(fine.interrupts).toBeGreaterThan(coarse.interrupts * 5);
     // Same program result whatever the timer does (ticks aside).
     const strip = (s: string) => s.replace(/ ticks=\d+/g, '');
     expect(strip(fine.console)).toBe(strip(coarse.console));
