@@ -47,11 +47,14 @@ export interface BootSetup {
   uartBase: number;
   /** I/O base of the debug-exit device. */
   debugExitBase: number;
+  /** Number of vCPUs, 1..8 (default 1): one boot-info block each. */
+  cpuCount?: number;
 }
 
 /**
  * Writes the boot page tables, boot-info block, command line, memory map and device list of
- * the boot protocol (README of `@vmkit/guest`, "Boot protocol") for one vCPU.
+ * the boot protocol (README of `@vmkit/guest`, "Boot protocol"), with one boot-info block per
+ * vCPU at `bootInfo + 64 × id`.
  *
  * @param mem - guest memory
  * @param setup - RAM size, command line, device bases
@@ -78,19 +81,21 @@ export function writeBootStructures(mem: GuestPhysicalMemory, setup: BootSetup):
   mem.writeBytes(bootLayout.cmdline, new TextEncoder().encode(`${setup.command}\0`));
   mem.writeBytes(bootLayout.memoryMap, memoryMap);
   mem.writeBytes(bootLayout.devices, devices);
-  mem.writeBytes(
-    bootLayout.bootInfo,
-    encodeBootInfo({
-      cpuCount: 1,
-      cpuId: 0,
-      cmdlineAddress: bootLayout.cmdline,
-      cmdlineLength: setup.command.length,
-      memoryMapCount: memoryMap.length / bootProtocol.memoryEntrySize,
-      memoryMapAddress: bootLayout.memoryMap,
-      deviceCount: devices.length / bootProtocol.deviceEntrySize,
-      devicesAddress: bootLayout.devices,
-    }),
-  );
+  const cpuCount = setup.cpuCount ?? 1;
+  for (let cpuId = 0; cpuId < cpuCount; cpuId++)
+    mem.writeBytes(
+      bootLayout.bootInfo + bootProtocol.bootInfoSize * cpuId,
+      encodeBootInfo({
+        cpuCount,
+        cpuId,
+        cmdlineAddress: bootLayout.cmdline,
+        cmdlineLength: setup.command.length,
+        memoryMapCount: memoryMap.length / bootProtocol.memoryEntrySize,
+        memoryMapAddress: bootLayout.memoryMap,
+        deviceCount: devices.length / bootProtocol.deviceEntrySize,
+        devicesAddress: bootLayout.devices,
+      }),
+    );
   return bootLayout.bootInfo;
 }
 

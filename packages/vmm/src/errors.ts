@@ -6,8 +6,10 @@
  * - `BAD_CONFIG`: a {@link VmConfig} field is out of range (RAM size, command line, quantum).
  * - `PORT_CONFLICT`: a device was registered on I/O ports another device already owns.
  * - `BAD_RUN`: `run` was called with a bad budget, or after the guest already exited.
+ * - `UNSUPPORTED`: a valid configuration this version cannot run yet (the message says which
+ *   part and what it needs).
  */
-export type VmmErrorCode = 'BAD_IMAGE' | 'BAD_CONFIG' | 'PORT_CONFLICT' | 'BAD_RUN';
+export type VmmErrorCode = 'BAD_IMAGE' | 'BAD_CONFIG' | 'PORT_CONFLICT' | 'BAD_RUN' | 'UNSUPPORTED';
 
 /**
  * The typed error of `@vmkit/vmm`: thrown on bad host input (images, configuration, device

@@ -2,6 +2,7 @@ export { type BootSetup, bootLayout, enterLongMode, writeBootStructures } from '
 export { vmkitCpuid } from './cpuid.js';
 export { DebugExit } from './debug-exit.js';
 export { VmmError, type VmmErrorCode } from './errors.js';
+export { ExitLog, exitKindOf, type RipExits, TOP_RIPS } from './exit-log.js';
 export {
   HYPERCALL_FAULT,
   HYPERCALL_INVALID,
@@ -14,6 +15,25 @@ export {
 } from './hypercalls.js';
 export { checkImage, loadImage } from './loader.js';
 export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
+export { priceVcpu } from './pricing.js';
+export {
+  type MemoryStrategy,
+  MMU_STRATEGIES,
+  type MmuStrategy,
+  memoryStrategy,
+  type VcpuTranslation,
+} from './strategy.js';
 export { Uart16550 } from './uart16550.js';
-export { type ExitCounters, Vm, type VmConfig, type VmEnd, type VmRunResult } from './vm.js';
+export { Vcpu, type VcpuSetup } from './vcpu.js';
+export {
+  type ExitCounters,
+  PROGRESS_INTERVAL,
+  type TlbCounters,
+  type VcpuRunResult,
+  Vm,
+  type VmConfig,
+  type VmEnd,
+  type VmRunOptions,
+  type VmRunResult,
+} from './vm.js';
 export { X2APIC_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST, X2Apic } from './x2apic.js';

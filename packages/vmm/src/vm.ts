@@ -1,17 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { Cpu, CpuFault, MmuMemory, type StopReason } from '@vmkit/cpu';
+import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
-import { Mmu } from '@vmkit/paging';
+import { CostModel, type CostProfile } from '@vmkit/sim';
+import { BasicExitReason } from '@vmkit/vmx';
 import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
 import { VmmError } from './errors.js';
+import { ExitLog, type RipExits } from './exit-log.js';
 import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
 import { PioBus, type PortSize } from './pio-bus.js';
+import { priceVcpu } from './pricing.js';
+import {
+  type MemoryStrategy,
+  MMU_STRATEGIES,
+  type MmuStrategy,
+  memoryStrategy,
+} from './strategy.js';
 import { Uart16550 } from './uart16550.js';
-import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST, X2Apic } from './x2apic.js';
+import { Vcpu } from './vcpu.js';
 
 /** Configuration of a {@link Vm}. */
 export interface VmConfig {
@@ -28,6 +37,14 @@ export interface VmConfig {
   readonly timerQuantum?: number;
   /** Called with each console byte as a one-character string, as the guest writes it. */
   readonly onConsole?: (text: string) => void;
+  /** How guest memory is virtualized; default `native`. */
+  readonly mmu?: MmuStrategy;
+  /** Number of vCPUs, 1..8 (boot protocol); default 1. */
+  readonly vcpus?: number;
+  /** The cost profile simulated time is priced from; default `@vmkit/sim`'s default profile. */
+  readonly profile?: CostProfile;
+  /** Physical CPUs of the simulated host, 1..64; default = `vcpus`. */
+  readonly pcpus?: number;
 }
 
 /** Why {@link Vm.run} returned. */
@@ -55,6 +72,26 @@ export interface ExitCounters {
   vmcall: number;
 }
 
+/** Per-vCPU figures of a {@link VmRunResult}. */
+export interface VcpuRunResult {
+  /** The vCPU id. */
+  readonly id: number;
+  /** Instructions the vCPU retired. */
+  readonly instructions: number;
+  /** VM exits of the vCPU (0 under `native`). */
+  readonly exits: number;
+  /** Simulated cycles the vCPU's work cost. */
+  readonly simulatedCycles: number;
+}
+
+/** TLB counters of a {@link VmRunResult}. */
+export interface TlbCounters {
+  /** Translations a TLB entry served. */
+  readonly hits: number;
+  /** Translations that needed a walk. */
+  readonly misses: number;
+}
+
 /** What {@link Vm.run} reports. */
 export interface VmRunResult {
   /** Why the run ended. */
@@ -63,26 +100,70 @@ export interface VmRunResult {
   readonly status: number | undefined;
   /** Everything the guest wrote to the UART so far (bytes as Latin-1 characters). */
   readonly console: string;
-  /** Instructions retired since boot. */
+  /** Instructions retired since boot, all vCPUs. */
   readonly instructions: number;
-  /** VM exits since boot, by kind. */
+  /** VMM services since boot, by kind, all vCPUs. */
   readonly exits: Readonly<ExitCounters>;
-  /** External interrupts handed to the vCPU since boot (timer expiries and self-IPIs). */
+  /** External interrupts handed to the vCPUs since boot (timer expiries and IPIs). */
   readonly interrupts: number;
+  /** The memory strategy. */
+  readonly mmu: MmuStrategy;
+  /** Number of vCPUs. */
+  readonly vcpus: number;
+  /** VM exits by SDM basic-exit-reason name (empty under `native`). */
+  readonly exitsByReason: Readonly<Record<string, number>>;
+  /** The guest RIPs that caused the most exits (at most 20), most first. */
+  readonly exitsByRip: readonly RipExits[];
+  /** Shadow-paging faults by kind (empty unless `spt`). */
+  readonly shadowFaults: Readonly<Record<string, number>>;
+  /** Memory references made by page walks (guest levels, EPT levels, shadow walks). */
+  readonly walkReferences: number;
+  /** Translations served by the MMUs' TLBs, and those that needed a walk. */
+  readonly tlb: TlbCounters;
+  /** Simulated cycles of the run: the busiest vCPU's (each vCPU on its own pCPU). */
+  readonly simulatedCycles: number;
+  /** `simulatedCycles` in seconds at the profile's clock. */
+  readonly simulatedSeconds: number;
+  /** Per vCPU. */
+  readonly perVcpu: readonly VcpuRunResult[];
 }
+
+/** Options of {@link Vm.run}. */
+export interface VmRunOptions {
+  /** The budget of this call in instructions, all vCPUs together (default 100 000 000). */
+  readonly maxInstructions?: number;
+  /** Called with the instructions retired so far, at most once per {@link PROGRESS_INTERVAL}. */
+  readonly onProgress?: (instructions: number) => void;
+}
+
+/** Instructions between two `onProgress` calls. */
+export const PROGRESS_INTERVAL = 2_000_000;
 
 const MIB = 0x10_0000;
 const MAX_COMMAND = 1023;
 const MAX_PHY_ADDR = 36;
+const MAX_PCPUS = 64;
 /** #UD, SDM Vol. 3A Table 6-1. */
 const UD = 6;
 /** The VMCALL encoding, SDM Vol. 2B "VMCALL". */
 const VMCALL = [0x0f, 0x01, 0xc1] as const;
+/** RFLAGS.IF, SDM Vol. 1 §3.4.3. */
+const IF = 0x200;
 
-function checkConfig(config: VmConfig): { command: string; memoryMiB: number; quantum: number } {
+interface CheckedConfig {
+  command: string;
+  memoryMiB: number;
+  quantum: number;
+  mmu: Exclude<MmuStrategy, 'spt'>;
+  vcpus: number;
+}
+
+function checkConfig(config: VmConfig): CheckedConfig {
   const command = config.command ?? 'hello';
   const memoryMiB = config.memoryMiB ?? 128;
   const quantum = config.timerQuantum ?? 1_000_000;
+  const mmu = config.mmu ?? 'native';
+  const vcpus = config.vcpus ?? 1;
   if (command.length > MAX_COMMAND || !/^[\x20-\x7e]*$/.test(command))
     throw new VmmError(
       'BAD_CONFIG',
@@ -92,54 +173,75 @@ function checkConfig(config: VmConfig): { command: string; memoryMiB: number; qu
     throw new VmmError('BAD_CONFIG', `memoryMiB must be an integer in 4..1024, got ${memoryMiB}`);
   if (!Number.isSafeInteger(quantum) || quantum < 1)
     throw new VmmError('BAD_CONFIG', `timerQuantum must be a positive integer, got ${quantum}`);
-  return { command, memoryMiB, quantum };
+  if (!MMU_STRATEGIES.includes(mmu as MmuStrategy))
+    throw new VmmError(
+      'BAD_CONFIG',
+      `mmu must be one of ${MMU_STRATEGIES.join(', ')}, got ${String(mmu)}`,
+    );
+  if (mmu === 'spt')
+    throw new VmmError(
+      'UNSUPPORTED',
+      "mmu 'spt' needs VMX non-root mode in @vmkit/cpu (CR3/INVLPG/#PF exits), not available yet",
+    );
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > bootProtocol.maxCpus)
+    throw new VmmError(
+      'BAD_CONFIG',
+      `vcpus must be an integer in 1..${bootProtocol.maxCpus}, got ${vcpus}`,
+    );
+  if (vcpus > 1)
+    throw new VmmError('UNSUPPORTED', `vcpus ${vcpus}: only one vCPU is supported so far`);
+  const pcpus = config.pcpus ?? vcpus;
+  if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > MAX_PCPUS)
+    throw new VmmError('BAD_CONFIG', `pcpus must be an integer in 1..${MAX_PCPUS}, got ${pcpus}`);
+  return { command, memoryMiB, quantum, mmu, vcpus };
 }
 
 /**
- * A virtual machine booting `@vmkit/guest`'s protocol: guest RAM, one vCPU on the interpreter
- * behind 4-level paging, a PIO bus with a 16550 UART and the debug-exit device, an x2APIC with
- * a deterministic timer, and a run loop that serves the CPU's exits.
+ * A virtual machine booting `@vmkit/guest`'s protocol: guest RAM, vCPUs on the interpreter
+ * behind the chosen memory-virtualization strategy, a PIO bus with a 16550 UART and the
+ * debug-exit device, an x2APIC with a deterministic timer per vCPU, and a run loop that serves
+ * the CPU's exits and counts them.
  *
  * @example
  * ```ts
- * const vm = new Vm({ command: 'hello' });
+ * const vm = new Vm({ command: 'hello', mmu: 'ept' });
  * const r = vm.run({ maxInstructions: 20_000_000 });
- * console.log(r.end, r.status, r.console);
+ * console.log(r.end, r.status, r.console, r.exitsByReason);
  * ```
  */
 export class Vm {
-  /** Guest-physical memory: RAM from 0. */
+  /** Guest-physical memory: RAM from 0 (at the same host-physical addresses). */
   readonly memory: GuestPhysicalMemory;
-  /** The vCPU. */
-  readonly cpu: Cpu;
+  /** The memory strategy. */
+  readonly strategy: MemoryStrategy;
+  /** The vCPUs, by id. */
+  readonly vcpus: readonly Vcpu[];
   /** The port-I/O bus. */
   readonly pio = new PioBus();
   /** The console UART (at the protocol's 0x3F8). */
   readonly uart: Uart16550;
   /** The debug-exit device (at the protocol's 0xF4). */
   readonly debugExit = new DebugExit();
-  /** The vCPU's local APIC. */
-  readonly apic: X2Apic;
   /** The VMCALL table: `print` and `exit` built in; register more numbers here. */
   readonly hypercalls: HypercallTable;
-  private readonly linear: MmuMemory;
+  /** The cost model simulated time is priced from. */
+  readonly costs: CostModel;
   private hypercallExit: number | undefined;
   private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 };
   private output = '';
-  /** Time skipped while the vCPU idled in HLT, in clock units. */
-  private idle = 0;
-  private interrupts = 0;
   private last: VmRunResult | undefined;
   private readonly sink: ((text: string) => void) | undefined;
 
   /**
    * Creates the VM and boots it to the protocol's entry state (nothing runs yet).
    *
-   * @param config - image, command line, RAM, timer quantum, console sink
-   * @throws VmmError `BAD_CONFIG` for bad options, `BAD_IMAGE` for an image that cannot boot
+   * @param config - image, command line, RAM, timer quantum, console sink, strategy, vCPUs
+   * @throws VmmError `BAD_CONFIG` for bad options, `UNSUPPORTED` for a combination this
+   *   version cannot run, `BAD_IMAGE` for an image that cannot boot
    */
   constructor(config: VmConfig = {}) {
-    const { command, memoryMiB, quantum } = checkConfig(config);
+    const { command, memoryMiB, quantum, mmu, vcpus } = checkConfig(config);
+    this.costs = new CostModel(config.profile);
     const ramSize = memoryMiB * MIB;
     const image = checkImage(config.image ?? new Uint8Array(readFileSync(guestImagePath)), ramSize);
     this.memory = new GuestPhysicalMemory({ ram: [{ base: 0, size: ramSize }] });
@@ -149,36 +251,46 @@ export class Vm {
       command,
       uartBase: bootProtocol.uartPort,
       debugExitBase: bootProtocol.debugExitPort,
+      cpuCount: vcpus,
     });
 
     this.sink = config.onConsole;
     this.uart = new Uart16550((b) => this.emit(b));
     this.pio.register(bootProtocol.uartPort, 8, this.uart);
     this.pio.register(bootProtocol.debugExitPort, 4, this.debugExit);
-    this.apic = new X2Apic(0, quantum);
     this.hypercalls = new HypercallTable((bytes) => {
       for (const b of bytes) this.emit(b);
     });
 
-    const mmu = new Mmu(this.memory, { features: { maxPhyAddr: MAX_PHY_ADDR } });
-    const flags = { cpu: undefined as Cpu | undefined };
-    this.linear = new MmuMemory(mmu, this.memory, { rflags: () => flags.cpu?.flags ?? 0 });
-    this.cpu = new Cpu({
-      memory: this.linear,
-      exceptionDelivery: 'idt',
-      maxPhyAddr: MAX_PHY_ADDR,
-      cpuid: vmkitCpuid(MAX_PHY_ADDR),
-      hostMsr: (i) => i >= X2APIC_MSR_FIRST && i <= X2APIC_MSR_LAST,
-      // #UD stops the CPU so the VMM can recognise VMCALL (which the interpreter does not
-      // execute: a VM exit in VMX terms, SDM Vol. 3C §25.1.3); everything else is delivered.
-      interceptException: (vector) => {
-        if (vector === UD) return true;
-        this.exitCounts.exceptions++;
-        return false;
-      },
-    });
-    flags.cpu = this.cpu;
-    enterLongMode(this.cpu, image.entry, bootInfo);
+    this.strategy = memoryStrategy(mmu, this.memory, ramSize);
+    const list: Vcpu[] = [];
+    for (let id = 0; id < vcpus; id++) {
+      const vcpu = new Vcpu({
+        id,
+        ram: this.memory,
+        translation: this.strategy.vcpu(MAX_PHY_ADDR),
+        maxPhyAddr: MAX_PHY_ADDR,
+        cpuid: vmkitCpuid(MAX_PHY_ADDR, id),
+        timerQuantum: quantum,
+        virtualized: mmu !== 'native',
+        route: (destination, vector) => {
+          const target = list[destination];
+          if (target === undefined) return false;
+          target.apic.accept(vector);
+          return true;
+        },
+        // #UD stops the CPU so the VMM can recognise VMCALL (which the interpreter does not
+        // execute: a VM exit in VMX terms, SDM Vol. 3C §25.1.3); everything else is delivered.
+        onException: (_vcpu, vector) => {
+          if (vector === UD) return true;
+          this.exitCounts.exceptions++;
+          return false;
+        },
+      });
+      enterLongMode(vcpu.cpu, image.entry, bootInfo + bootProtocol.bootInfoSize * id);
+      list.push(vcpu);
+    }
+    this.vcpus = list;
   }
 
   /** Appends one console byte (UART or print hypercall) and forwards it. */
@@ -188,98 +300,149 @@ export class Vm {
     this.sink?.(c);
   }
 
-  /** The VM clock: instructions retired plus idle time skipped in HLT. */
+  /** The VM clock of vCPU 0: instructions retired plus idle time skipped in HLT. */
   get clock(): number {
-    return this.cpu.instructions + this.idle;
+    return this.vcpus[0]!.clock;
+  }
+
+  /** Instructions retired by all vCPUs. */
+  get instructions(): number {
+    let n = 0;
+    for (const v of this.vcpus) n += v.cpu.instructions;
+    return n;
   }
 
   /**
-   * Runs the vCPU until the guest exits, idles for good, shuts down, or `maxInstructions` more
+   * Runs the guest until it exits, idles for good, shuts down, or `maxInstructions` more
    * instructions have retired.
    *
-   * @param options - `maxInstructions`: the budget of this call (default 100 000 000)
+   * @param options - the budget of this call and a progress callback
    * @returns the end, status, console output and counters since boot
    * @throws VmmError `BAD_RUN` for a bad budget or when the guest already ended
    */
-  run(options: { maxInstructions?: number } = {}): VmRunResult {
+  run(options: VmRunOptions = {}): VmRunResult {
     const budget = options.maxInstructions ?? 100_000_000;
     if (!Number.isSafeInteger(budget) || budget < 1)
       throw new VmmError('BAD_RUN', `maxInstructions must be a positive integer, got ${budget}`);
     if (this.last !== undefined && this.last.end !== 'budget')
       throw new VmmError('BAD_RUN', `the guest already ended (${this.last.end})`);
-    const cpu = this.cpu;
+    const vcpu = this.vcpus[0]!;
+    const cpu = vcpu.cpu;
     const limit = cpu.instructions + budget;
+    const progress = options.onProgress;
     let end: VmEnd = 'budget';
     while (cpu.instructions < limit) {
-      this.apic.advance(this.clock);
-      this.deliverPending();
-      let slice = limit - cpu.instructions;
-      const deadline = this.apic.deadline;
-      if (deadline !== undefined) slice = Math.max(1, Math.min(slice, deadline - this.clock));
+      vcpu.apic.advance(vcpu.clock);
+      if (vcpu.deliverPending() && vcpu.virtualized) vcpu.exit(BasicExitReason.EXTERNAL_INTERRUPT);
+      // Slices also end at multiples of PROGRESS_INTERVAL, with or without a progress callback,
+      // so that asking for progress does not change how the run is sliced (or its counters).
+      const before = cpu.instructions;
+      const boundary = (Math.floor(before / PROGRESS_INTERVAL) + 1) * PROGRESS_INTERVAL;
+      let slice = Math.min(limit, boundary) - before;
+      const deadline = vcpu.apic.deadline;
+      if (deadline !== undefined) slice = Math.max(1, Math.min(slice, deadline - vcpu.clock));
       const stop = cpu.run(slice);
+      if (progress !== undefined && cpu.instructions >= boundary) progress(this.instructions);
       if (stop.kind === 'budget') continue;
-      const ended = this.serve(stop);
+      const ended = this.serve(vcpu, stop);
       if (ended !== undefined) {
         end = ended;
         break;
       }
     }
-    this.last = {
-      end,
-      status: end === 'exit' ? (this.hypercallExit ?? this.debugExit.status) : undefined,
-      console: this.output,
-      instructions: cpu.instructions,
-      exits: { ...this.exitCounts },
-      interrupts: this.interrupts,
-    };
+    this.last = this.result(end);
     return this.last;
   }
 
-  /** Hands the APIC's oldest accepted vector to the CPU when its one pending slot is free. */
-  private deliverPending(): void {
-    if (this.cpu.pendingInterrupt !== undefined) return;
-    const vector = this.apic.pending.shift();
-    if (vector === undefined) return;
-    this.cpu.requestInterrupt(vector);
-    this.interrupts++;
+  private result(end: VmEnd): VmRunResult {
+    const vcpus = this.vcpus;
+    let walkReferences = 0;
+    let hits = 0;
+    let misses = 0;
+    let interrupts = 0;
+    const perVcpu: VcpuRunResult[] = [];
+    for (const v of vcpus) {
+      const walks = v.translation.walkReferences();
+      walkReferences += walks;
+      hits += v.translation.mmu.stats.hits;
+      misses += v.translation.mmu.stats.misses;
+      interrupts += v.interrupts;
+      perVcpu.push({
+        id: v.id,
+        instructions: v.cpu.instructions,
+        exits: v.exits.total,
+        simulatedCycles: priceVcpu(this.costs, v, walks),
+      });
+    }
+    const simulatedCycles = Math.max(...perVcpu.map((p) => p.simulatedCycles));
+    const logs = vcpus.map((v) => v.exits);
+    return {
+      end,
+      status: end === 'exit' ? (this.hypercallExit ?? this.debugExit.status) : undefined,
+      console: this.output,
+      instructions: this.instructions,
+      exits: { ...this.exitCounts },
+      interrupts,
+      mmu: this.strategy.kind,
+      vcpus: vcpus.length,
+      exitsByReason: ExitLog.byName(logs),
+      exitsByRip: ExitLog.topRips(logs),
+      shadowFaults: {},
+      walkReferences,
+      tlb: { hits, misses },
+      simulatedCycles,
+      simulatedSeconds: this.costs.secondsFromCycles(simulatedCycles),
+      perVcpu,
+    };
   }
 
-  /** Serves one exit; returns how the run ends, or undefined to go on. */
-  private serve(stop: Exclude<StopReason, { kind: 'budget' }>): VmEnd | undefined {
+  /** Serves one stop of a vCPU; returns how the run ends, or undefined to go on. */
+  private serve(vcpu: Vcpu, stop: Exclude<StopReason, { kind: 'budget' }>): VmEnd | undefined {
+    const cpu = vcpu.cpu;
     switch (stop.kind) {
       case 'io':
         this.exitCounts.io++;
+        vcpu.exit(BasicExitReason.IO_INSTRUCTION);
         if (stop.direction === 'in') {
-          this.cpu.completeIn(this.pio.read(stop.port, stop.size as PortSize));
+          cpu.completeIn(this.pio.read(stop.port, stop.size as PortSize));
           return undefined;
         }
         this.pio.write(stop.port, stop.size as PortSize, stop.value ?? 0);
         return this.debugExit.status !== undefined ? 'exit' : undefined;
       case 'msr':
         this.exitCounts.msr++;
-        if (stop.direction === 'read')
-          this.cpu.completeRdmsr(this.apic.readMsr(stop.index, this.clock));
-        else this.apic.writeMsr(stop.index, stop.value ?? 0n, this.clock);
+        if (stop.direction === 'read') {
+          vcpu.exit(BasicExitReason.RDMSR);
+          cpu.completeRdmsr(vcpu.apic.readMsr(stop.index, vcpu.clock));
+        } else {
+          vcpu.exit(BasicExitReason.WRMSR);
+          vcpu.apic.writeMsr(stop.index, stop.value ?? 0n, vcpu.clock);
+        }
         return undefined;
       case 'hlt':
         this.exitCounts.hlt++;
-        return this.idleUntilInterrupt();
+        vcpu.exit(BasicExitReason.HLT);
+        return this.idleUntilInterrupt(vcpu);
       case 'triple-fault':
         return 'triple-fault';
       case 'exception':
-        return this.serveException(stop.vector, stop.errorCode, stop.address);
+        return this.serveException(vcpu, stop.vector, stop.errorCode, stop.address);
+      default:
+        throw new VmmError('BAD_RUN', `unexpected CPU stop ${stop.kind}`);
     }
   }
 
   /** An intercepted exception (#UD only): a VMCALL at CPL 0 is served, anything else delivered. */
   private serveException(
+    vcpu: Vcpu,
     vector: number,
     errorCode: number | undefined,
     address: number | undefined,
   ): VmEnd | undefined {
-    const cpu = this.cpu;
-    if (vector === UD && cpu.cpl === 0 && this.atVmcall()) {
+    const cpu = vcpu.cpu;
+    if (vector === UD && cpu.cpl === 0 && this.atVmcall(vcpu)) {
       this.exitCounts.vmcall++;
+      vcpu.exit(BasicExitReason.VMCALL);
       const outcome = this.hypercalls.call(cpu.getReg('rax'), {
         args: [cpu.getReg('rdi'), cpu.getReg('rsi'), cpu.getReg('rdx'), cpu.getReg('r10')],
         memory: this.memory,
@@ -300,11 +463,11 @@ export class Vm {
   }
 
   /** Whether the instruction at RIP is VMCALL (0F 01 C1, SDM Vol. 2B). */
-  private atVmcall(): boolean {
-    const rip = Number(BigInt.asIntN(64, this.cpu.rip));
+  private atVmcall(vcpu: Vcpu): boolean {
+    const rip = Number(BigInt.asIntN(64, vcpu.cpu.rip));
     try {
       for (let i = 0; i < VMCALL.length; i++)
-        if (this.linear.fetch8(rip + i, 0) !== VMCALL[i]) return false;
+        if (vcpu.linear.fetch8(rip + i, 0) !== VMCALL[i]) return false;
     } catch (e) {
       if (e instanceof CpuFault) return false;
       throw e;
@@ -316,13 +479,12 @@ export class Vm {
    * HLT: the vCPU sleeps until an interrupt. With IF = 1 and the timer armed, the clock jumps
    * to the deadline (idle time costs no instructions); otherwise nothing can wake it.
    */
-  private idleUntilInterrupt(): VmEnd | undefined {
-    const interruptsEnabled = (this.cpu.flags & 0x200) !== 0; // RFLAGS.IF, SDM Vol. 1 §3.4.3
-    if (!interruptsEnabled) return 'idle';
-    if (this.cpu.pendingInterrupt !== undefined || this.apic.pending.length > 0) return undefined;
-    const deadline = this.apic.deadline;
+  private idleUntilInterrupt(vcpu: Vcpu): VmEnd | undefined {
+    if ((vcpu.cpu.flags & IF) === 0) return 'idle';
+    if (vcpu.cpu.pendingInterrupt !== undefined || vcpu.apic.pending.length > 0) return undefined;
+    const deadline = vcpu.apic.deadline;
     if (deadline === undefined) return 'idle';
-    this.idle += Math.max(0, deadline - this.clock);
+    vcpu.idle += Math.max(0, deadline - vcpu.clock);
     return undefined;
   }
 }

@@ -63,17 +63,31 @@ export class X2Apic {
   readonly pending: number[] = [];
   /** Timer expiries so far. */
   timerExpiries = 0;
-  /** IPIs the guest sent to other APIC ids (there is no other vCPU yet; they are dropped). */
+  /** IPIs no APIC accepted (no such APIC id, or not a fixed interrupt with a vector >= 16). */
   droppedIpis = 0;
+  /** IPIs this APIC sent that another APIC accepted. */
+  sentIpis = 0;
 
   /**
    * @param apicId - this APIC's id (= the vCPU id, boot protocol)
    * @param quantum - timer period in clock units (instructions), at least 1
+   * @param route - hands a fixed IPI to another APIC id; returns whether such an APIC exists
    */
   constructor(
     readonly apicId: number,
     readonly quantum: number,
+    private readonly route?: (destination: number, vector: number) => boolean,
   ) {}
+
+  /**
+   * Accepts a fixed interrupt sent by another APIC (one IRR bit per vector, §11.8.4: a vector
+   * already waiting is not queued twice).
+   *
+   * @param vector - the vector, 16..255
+   */
+  accept(vector: number): void {
+    if (!this.pending.includes(vector)) this.pending.push(vector);
+  }
 
   /**
    * Serves RDMSR of an x2APIC MSR.
@@ -125,15 +139,17 @@ export class X2Apic {
     }
   }
 
+  // Physical destination mode, no shorthand (what the protocol's kernel sends): fixed delivery
+  // of a vector >= 16 to the APIC whose x2APIC id is ICR[63:32] (§11.12.9, §11.6.1).
   private sendIpi(icr: bigint): void {
     const vector = Number(icr & 0xffn);
     const destination = Number(icr >> 32n);
-    if (
-      (Number(icr & 0xffffn) & ICR_DELIVERY_MODE) === 0 &&
-      destination === this.apicId &&
-      vector >= 16
-    )
-      this.pending.push(vector);
+    if ((Number(icr & 0xffffn) & ICR_DELIVERY_MODE) !== 0 || vector < 16) {
+      this.droppedIpis++;
+      return;
+    }
+    if (destination === this.apicId) this.pending.push(vector);
+    else if (this.route?.(destination, vector) === true) this.sentIpis++;
     else this.droppedIpis++;
   }
 

@@ -1,0 +1,135 @@
+// Memory virtualization as a per-VM strategy. Guest RAM is guest-physical 0..size and lives at
+// the same host-physical addresses (an identity p2m): the VMM's devices, the loader and the
+// hypercalls address it by guest-physical address, and everything the VMM keeps for itself
+// (EPT tables, later shadow tables) sits in a separate host range above guest RAM that no
+// guest-physical address reaches, because the second stage maps guest RAM only.
+import { Ept, EptBuilder, type EptCacheConfig } from '@vmkit/ept';
+import { GuestPhysicalMemory } from '@vmkit/memory';
+import { Mmu } from '@vmkit/paging';
+
+/**
+ * How guest memory is virtualized:
+ * - `native`: no VMM interposition; the guest's own page tables are the only translation.
+ * - `spt`: shadow page tables (`@vmkit/shadow-paging`) the VMM keeps in step with the guest's.
+ * - `ept`: hardware two-stage translation (`@vmkit/ept`), guest RAM mapped with 4 KiB EPT pages.
+ * - `ept-lp`: as `ept` with 2 MiB EPT pages (large pages), the remainder in 4 KiB pages.
+ */
+export type MmuStrategy = 'native' | 'spt' | 'ept' | 'ept-lp';
+
+/** Every {@link MmuStrategy}, in the order reports list them. */
+export const MMU_STRATEGIES: readonly MmuStrategy[] = ['native', 'spt', 'ept', 'ept-lp'];
+
+const PAGE = 0x1000;
+// The EPT caches a processor keeps besides the TLB (SDM Vol. 3C §29.4.1: guest-physical
+// mappings and EPT paging-structure caches), with the geometry @vmkit/ept's NestedMmu uses by
+// default. Without them every TLB hit would walk EPT again, which no processor does.
+const EPT_CACHES: EptCacheConfig = {
+  small: { sets: 64, ways: 4 },
+  large: { sets: 8, ways: 4 },
+  huge: { sets: 1, ways: 4 },
+  pde: { sets: 8, ways: 4 },
+  pdpte: { sets: 4, ways: 4 },
+  pml4e: { sets: 1, ways: 2 },
+  pml5e: { sets: 1, ways: 2 },
+};
+const LARGE = 0x20_0000;
+
+/** The translation machinery of one vCPU under a strategy, and its counters. */
+export interface VcpuTranslation {
+  /** The MMU the vCPU's linear accesses go through. */
+  readonly mmu: Mmu;
+  /** Memory references made by page walks so far (guest levels plus EPT levels). */
+  walkReferences(): number;
+}
+
+/**
+ * The host side of a memory strategy: builds one {@link VcpuTranslation} per vCPU over the
+ * guest RAM (identity p2m) and the VMM's private host memory.
+ */
+export interface MemoryStrategy {
+  /** The strategy. */
+  readonly kind: MmuStrategy;
+  /** Bytes of VMM-private host memory the strategy's tables use. */
+  readonly tableBytes: number;
+  /**
+   * Creates the translation of one vCPU.
+   *
+   * @param maxPhyAddr - the guest's MAXPHYADDR
+   * @returns the vCPU's MMU and counters
+   */
+  vcpu(maxPhyAddr: number): VcpuTranslation;
+}
+
+function sumLevels(a: Float64Array, b: Float64Array): number {
+  let n = 0;
+  for (let l = 1; l <= 5; l++) n += a[l]! + b[l]!;
+  return n;
+}
+
+/** `native`: paging's Mmu straight over guest RAM. */
+function nativeStrategy(ram: GuestPhysicalMemory): MemoryStrategy {
+  return {
+    kind: 'native',
+    tableBytes: 0,
+    vcpu(maxPhyAddr) {
+      const mmu = new Mmu(ram, { features: { maxPhyAddr } });
+      return { mmu, walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes) };
+    },
+  };
+}
+
+/**
+ * `ept` / `ept-lp`: EPT tables written by EptBuilder into VMM-private host memory at host
+ * addresses just above guest RAM, mapping guest-physical 0..size to host-physical 0..size with
+ * R/W/X and WB (SDM Vol. 3C §29.3.2); each vCPU gets paging's Mmu with an `Ept` second stage
+ * over those tables (every guest paging-structure access and final address goes through EPT,
+ * the two-dimensional walk of §29.3.3).
+ */
+function eptStrategy(
+  kind: 'ept' | 'ept-lp',
+  ram: GuestPhysicalMemory,
+  ramSize: number,
+): MemoryStrategy {
+  // Table budget: one 4 KiB table per 2 MiB mapped (PTs) plus the upper levels, with room.
+  const tableBase = Math.ceil(ramSize / LARGE) * LARGE;
+  const tableSize = (Math.ceil(ramSize / LARGE) + 16) * PAGE;
+  const host = new GuestPhysicalMemory({
+    ram: [{ name: 'vmm-ept', base: tableBase, size: tableSize }],
+  });
+  const builder = new EptBuilder(host, { tableBase, tableLimit: tableBase + tableSize });
+  const large = kind === 'ept-lp' ? Math.floor(ramSize / LARGE) * LARGE : 0;
+  if (large > 0) builder.map(0, 0, large, { pageSize: LARGE });
+  if (ramSize > large) builder.map(large, large, ramSize - large);
+  const eptp = builder.eptp();
+  return {
+    kind,
+    tableBytes: builder.tableBytes(),
+    vcpu(maxPhyAddr) {
+      const ept = new Ept(host, { eptp, features: { maxPhyAddr }, caches: EPT_CACHES });
+      const mmu = new Mmu(ram, { features: { maxPhyAddr }, secondStage: ept });
+      return {
+        mmu,
+        walkReferences: () =>
+          sumLevels(mmu.stats.reads, mmu.stats.writes) +
+          sumLevels(ept.stats.reads, ept.stats.writes),
+      };
+    },
+  };
+}
+
+/**
+ * Builds the host side of a memory strategy for guest RAM `ram` of `ramSize` bytes at
+ * guest-physical 0.
+ *
+ * @param kind - the strategy (`spt` is built by the Vm's non-root path, not here)
+ * @param ram - guest RAM (guest-physical = host-physical)
+ * @param ramSize - bytes of guest RAM
+ * @returns the strategy
+ */
+export function memoryStrategy(
+  kind: Exclude<MmuStrategy, 'spt'>,
+  ram: GuestPhysicalMemory,
+  ramSize: number,
+): MemoryStrategy {
+  return kind === 'native' ? nativeStrategy(ram) : eptStrategy(kind, ram, ramSize);
+}
