@@ -1,4 +1,14 @@
+export { compareChartSvg, escapeXml } from './chart.js';
 export { runCli } from './cli.js';
+export {
+  type CompareOptions,
+  type CompareRatios,
+  type CompareReport,
+  type CompareRow,
+  configName,
+  printCompare,
+  runCompare,
+} from './commands/compare.js';
 export {
   buildLocalityGuest,
   type EptDemoOptions,
@@ -29,6 +39,7 @@ export {
   printMemoryDemo,
   runMemoryDemo,
 } from './commands/memory-demo.js';
+export { printRun, type RunOptions, type RunReport, runWorkload } from './commands/run.js';
 export {
   levelEoiScenario,
   MAX_PCPUS,
@@ -41,4 +52,7 @@ export {
   vfLimit,
 } from './commands/vectors-demo.js';
 export { parseCount, parseSize, UsageError } from './errors.js';
+export { count, ratio, seconds, table } from './format.js';
 export { type Output, processOutput } from './output.js';
+export { delayedProgress, PROGRESS_DELAY_MS } from './progress.js';
+export { programNames, type Workload, workload } from './workload.js';

@@ -2,6 +2,8 @@
 export interface Output {
   /** Writes a line of human-readable text. */
   line(text: string): void;
+  /** Writes text exactly as given (the guest console, streamed as it comes). */
+  text(chunk: string): void;
   /** Writes one JSON value on its own line (the `--json` mode). */
   json(value: unknown): void;
   /** Shows progress of long work; a no-op where no terminal is attached. */
@@ -18,11 +20,12 @@ export function processOutput(): Output {
   const tty = process.stderr.isTTY === true;
   return {
     line: (text) => process.stdout.write(`${text}\n`),
+    text: (chunk) => process.stdout.write(chunk),
     json: (value) => process.stdout.write(`${JSON.stringify(value)}\n`),
     progress(label, done, total) {
       if (!tty) return;
       const width = 30;
-      const filled = Math.round((done / total) * width);
+      const filled = total > 0 ? Math.round((Math.min(done, total) / total) * width) : width;
       const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
       process.stderr.write(`\r${label} [${bar}] ${done}/${total}${done === total ? '\n' : ''}`);
     },

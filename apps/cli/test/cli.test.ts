@@ -1,19 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type Output, parseSize, runCli, runMemoryDemo } from '../src/index.js';
-
-function capture(): Output & { lines: string[]; values: unknown[] } {
-  const lines: string[] = [];
-  const values: unknown[] = [];
-  return {
-    lines,
-    values,
-    line: (t) => lines.push(t),
-    json: (v) => values.push(v),
-    progress: () => {},
-  };
-}
+import { parseSize, runCli, runMemoryDemo } from '../src/index.js';
+import { capture } from './support/capture.js';
 
 describe('vmkit demo memory', () => {
   it('dirties and harvests pages of a 64 GiB guest while allocating only what it touched', () => {
