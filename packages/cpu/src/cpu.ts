@@ -1,3 +1,10 @@
+import {
+  BasicExitReason,
+  exceptionCausesExit,
+  InterruptionType,
+  preemptionTimerDeadline,
+  type VmExitInformation,
+} from '@vmkit/vmx';
 import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
 import { type Block, buildBlock } from './block.js';
 import { CodeCache } from './code-cache.js';
@@ -6,8 +13,11 @@ import { completeIn } from './exec/io.js';
 import { canonical } from './exec/operands.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
-import { deliver } from './system/deliver.js';
+import { deliver, type EventSource } from './system/deliver.js';
 import { nestedAction } from './system/double-fault.js';
+import type { EntryInjection, VmxControls } from './vmx/controls.js';
+import { NonRootState } from './vmx/non-root.js';
+import { exitInformation, VmExit } from './vmx/vm-exit.js';
 
 /** The 16 general-purpose registers in encoding order (SDM Vol. 2 Table 2-2, with REX). */
 export const GPR_NAMES = [
@@ -43,10 +53,24 @@ export type GprName = (typeof GPR_NAMES)[number];
  * - `budget`: the instruction budget ran out.
  * - `triple-fault`: an exception during the delivery of #DF (only with IDT delivery).
  *
+ * - `vm-exit`: in VMX non-root operation ({@link Cpu.vmEntry}), an event the controls select
+ *   caused a VM exit; `info` holds the VM-exit information fields (SDM Vol. 3C §28.2).
+ *
  * With `exceptionDelivery: 'report'` (the default) a software interrupt (INT n, INT3) also
  * stops with `exception` and its vector, RIP after the instruction (it is a trap).
  */
 export type StopReason =
+  | {
+      /**
+       * A VM exit (VMX non-root operation only). For an instruction-caused exit the guest
+       * state is as before the instruction (RIP at it): the VMM emulates it and advances RIP
+       * by `info.instructionLength`. For an exception exit, the state is as for the fault,
+       * and CR2 is not written for a #PF.
+       */
+      readonly kind: 'vm-exit';
+      /** The VM-exit information fields (`VmExitInformation` of `@vmkit/vmx`). */
+      readonly info: VmExitInformation;
+    }
   | {
       /** HLT executed. */
       readonly kind: 'hlt';
@@ -346,6 +370,10 @@ export class Cpu {
   pendingRdmsr = -1;
   /** Interpreter scratch: the budget of the current `run`, 0 outside `run`. */
   runBudget = 0;
+  /** Interpreter state: VMX non-root operation (undefined in root mode; see {@link Cpu.vmEntry}). */
+  nonRoot: NonRootState | undefined = undefined;
+  /** Interpreter state: the last `run` ended in a VM exit, so the next one is a VM resume. */
+  private exitPending = false;
 
   /** @param options - the memory, the privilege level, cache size and exception delivery */
   constructor(options: CpuOptions) {
@@ -501,6 +529,141 @@ export class Cpu {
   }
 
   /**
+   * The VM-execution controls of VMX non-root operation, or undefined in root mode.
+   */
+  get vmxControls(): VmxControls | undefined {
+    return this.nonRoot?.controls;
+  }
+
+  /**
+   * VM entry (or resume) into VMX non-root operation with `controls` (SDM Vol. 3C chapters
+   * 26-27): from now on `run` stops with a `vm-exit` stop reason for the events the controls
+   * select. The guest state is the CPU's current state. The PLE state is reset and the
+   * preemption timer loaded (§27.7.4, §26.1.3); then the optional event is injected through
+   * the guest IDT before any instruction runs (§27.6).
+   *
+   * The CPU stays in non-root operation across VM exits: the next `run` after a `vm-exit`
+   * stop is a VM resume (PLE reset, timer reloaded); call `vmEntry` again to change the
+   * controls or to inject an event, and {@link Cpu.leaveNonRoot} to return to root mode.
+   *
+   * @param controls - the VM-execution controls
+   * @param injection - an event to inject (VM-entry interruption information)
+   * @returns undefined, or the stop when delivering the injected event itself exits (e.g. a
+   *   #PF on the stack selected by the exception bitmap) or triple-faults (a VM exit too)
+   * @throws {@link CpuError} `INVALID_VALUE` for a bad control field or injection,
+   *   `INVALID_STATE` while an IN or RDMSR waits for its value
+   * @example
+   * ```ts
+   * cpu.vmEntry({ pinBased: 0, primary: PrimaryProcessorControls.HLT_EXITING, secondary: 0,
+   *   exceptionBitmap: 1 << 14 });
+   * const stop = cpu.run(1_000_000); // { kind: 'vm-exit', info: { exitReason: 12, ... } }
+   * ```
+   */
+  vmEntry(controls: VmxControls, injection?: EntryInjection): StopReason | undefined {
+    if (this.pendingIn !== 0 || this.pendingRdmsr >= 0) {
+      throw new CpuError('INVALID_STATE', 'an IN or RDMSR is waiting for its value');
+    }
+    const state = new NonRootState(controls);
+    const event = injection === undefined ? undefined : checkInjection(injection);
+    this.nonRoot = state;
+    this.enterNonRoot(state);
+    if (event === undefined) return undefined;
+    const [type, vector, errorCode, length] = event;
+    const software =
+      type === InterruptionType.SOFTWARE_INTERRUPT || type === InterruptionType.SOFTWARE_EXCEPTION;
+    // §27.6.1.2: software interrupts and exceptions push RIP + the VM-entry instruction
+    // length; INT n and INT3/INTO (types 4 and 6) have their gate DPL checked.
+    return this.dispatch(
+      vector,
+      errorCode,
+      undefined,
+      type === InterruptionType.EXTERNAL_INTERRUPT ? 'interrupt' : 'injected',
+      type,
+      software ? 'software' : 'hardware',
+      this.ripValue + length,
+    );
+  }
+
+  /**
+   * Leaves VMX non-root operation: `run` executes in root mode again (no VM exits).
+   */
+  leaveNonRoot(): void {
+    this.nonRoot = undefined;
+    this.exitPending = false;
+  }
+
+  /**
+   * The TSC before the guest's IA32_TIME_STAMP_COUNTER writes, as a number: what the
+   * preemption timer and PLE count (host time). Instructions retired unless a source is given.
+   */
+  get sourceTsc(): number {
+    return this.tscSource === undefined ? this.retired : Number(this.tscSource(this.retired));
+  }
+
+  // The VM-entry effects on non-root state: PLE restarts (SDM Vol. 3C §26.1.3: "the first
+  // execution of PAUSE at CPL 0 after VM entry"), the timer is loaded (§27.7.4).
+  private enterNonRoot(state: NonRootState): void {
+    this.exitPending = false;
+    state.ple.vmEntry();
+    state.timerDeadline = state.preemptionTimerActive
+      ? preemptionTimerDeadline(state.timerValue, this.sourceTsc, state.timerRate)
+      : Number.POSITIVE_INFINITY;
+  }
+
+  private vmExitStop(info: VmExitInformation): StopReason {
+    this.exitPending = true;
+    return { kind: 'vm-exit', info };
+  }
+
+  // Non-root `run`: the VM exits that happen between instructions (SDM Vol. 3C §26.7.5 gives
+  // their priority: the timer, then interrupts), checked before every slice; the slices are
+  // cut so that the timer and the interrupt window are seen at the right instruction.
+  private runNonRoot(nr: NonRootState, budget: number): StopReason {
+    if (this.exitPending) this.enterNonRoot(nr);
+    let left = budget;
+    for (;;) {
+      // §26.5.1: the timer exits when it counts down to 0, before the next instruction.
+      if (nr.preemptionTimerActive && this.sourceTsc >= nr.timerDeadline) {
+        return this.vmExitStop(
+          exitInformation({ exitReason: BasicExitReason.VMX_PREEMPTION_TIMER_EXPIRED }),
+        );
+      }
+      // §26.2: with "external-interrupt exiting" a pending interrupt exits whatever RFLAGS.IF
+      // says. vmkit acknowledges it on exit (§28.2.2, "acknowledge interrupt on exit"): the
+      // vector is in the interruption information and the interrupt no longer pending.
+      if (nr.externalInterruptExiting && this.pendingInterrupt !== undefined) {
+        const vector = this.pendingInterrupt;
+        this.pendingInterrupt = undefined;
+        return this.vmExitStop(
+          exitInformation({
+            exitReason: BasicExitReason.EXTERNAL_INTERRUPT,
+            interruptionInfo: eventInformation(vector, InterruptionType.EXTERNAL_INTERRUPT),
+          }),
+        );
+      }
+      // §26.7.5: with "interrupt-window exiting", an exit before any instruction at which
+      // RFLAGS.IF = 1 and nothing blocks interrupts (no STI or MOV SS shadow).
+      if (nr.interruptWindowExiting && this.interruptible) {
+        return this.vmExitStop(exitInformation({ exitReason: BasicExitReason.INTERRUPT_WINDOW }));
+      }
+      if (left === 0) return { kind: 'budget' };
+      let slice = left;
+      if (nr.preemptionTimerActive) {
+        // With the default source the TSC is the instruction count: run exactly up to the
+        // deadline. Another source is sampled after every instruction.
+        slice = this.tscSource === undefined ? Math.min(slice, nr.timerDeadline - this.retired) : 1;
+      }
+      // IF can only change at an instruction that ends a block, but blocks are chained inside
+      // one `execute`: single-step while the window is closed.
+      if (nr.interruptWindowExiting) slice = 1;
+      const before = this.instructions;
+      const stop = this.execute(slice);
+      left -= this.instructions - before;
+      if (stop.kind !== 'budget') return stop;
+    }
+  }
+
+  /**
    * Whether an exception is reported to the host (`report` delivery, or the interceptor
    * claims it) rather than delivered through the IDT. Used by the interpreter.
    *
@@ -630,6 +793,12 @@ export class Cpu {
     if (this.pendingRdmsr >= 0) {
       throw new CpuError('INVALID_STATE', 'an RDMSR is waiting for completeRdmsr(value)');
     }
+    if (this.nonRoot !== undefined) return this.runNonRoot(this.nonRoot, budget);
+    return this.execute(budget);
+  }
+
+  // The run loop proper: blocks, events at instruction boundaries, faults.
+  private execute(budget: number): StopReason {
     this.remaining = budget;
     this.runBudget = budget;
     const start = budget;
@@ -680,7 +849,13 @@ export class Cpu {
             return stop;
           }
         } catch (e) {
-          if (!(e instanceof CpuFault)) throw e;
+          if (!(e instanceof CpuFault)) {
+            if (!(e instanceof VmExit)) throw e;
+            // An instruction-caused exit leaves the state as before the instruction, like a
+            // fault (SDM Vol. 3C §27.1, "Architectural State Before a VM Exit").
+            this.flags = this.committedFlags;
+            return this.vmExitStop(e.info);
+          }
           // A fault leaves the instruction's architectural effects undone (SDM Vol. 3A §6.5:
           // faults report the state before the instruction); handlers write registers only
           // after their last memory access, and RFLAGS is restored here.
@@ -703,34 +878,92 @@ export class Cpu {
    * An exception raised by the delivery itself is handled by the double-fault rules (SDM
    * Vol. 3A §6.15, Table 6-5): delivered after the first, turned into #DF, or a triple fault.
    * RIP is the one to push (the faulting instruction for faults, the next for traps).
+   *
+   * In VMX non-root operation the exception bitmap decides instead of the `report` setting
+   * and the interceptor (SDM Vol. 3C §26.2): a selected exception is a VM exit (reason 0)
+   * with the VM-exit interruption information, CR2 unwritten; one raised while delivering an
+   * event also carries that event in the IDT-vectoring information (§28.2.3); a triple fault
+   * is a VM exit (reason 2).
    */
   private dispatch(
     vector: number,
     errorCode: number | undefined,
     address: number | undefined,
     kind: 'exception' | 'interrupt' | 'injected',
+    type: number = kind === 'interrupt'
+      ? InterruptionType.EXTERNAL_INTERRUPT
+      : InterruptionType.HARDWARE_EXCEPTION,
+    source: EventSource = 'hardware',
+    returnRip: number = this.ripValue,
+    qualification = 0n,
   ): StopReason | undefined {
     let v = vector;
     let code = errorCode;
     let addr = address;
+    let eventType = type;
+    let src = source;
     let isException = kind !== 'interrupt';
     // An injected event is delivered as it is; exceptions its delivery raises are not.
     let intercept = kind !== 'injected';
+    // The event whose delivery raised the current exception (IDT-vectoring information).
+    let vectoring = 0;
+    let vectoringCode = 0;
     for (;;) {
-      if (isException && intercept && this.reportsException(v, code, addr)) {
-        return { kind: 'exception', vector: v, errorCode: code, address: addr };
+      if (isException && intercept) {
+        const nr = this.nonRoot;
+        if (nr !== undefined) {
+          // SDM Vol. 3C §26.2: an exception exits when the exception bitmap (and, for #PF,
+          // the error-code mask/match) selects it; NMIs are not modelled.
+          if (exceptionCausesExit(nr.exceptionBitmap, v, code ?? 0, nr.pfecMask, nr.pfecMatch)) {
+            return this.vmExitStop(
+              exitInformation({
+                exitReason: BasicExitReason.EXCEPTION_OR_NMI,
+                // §28.2.1: #PF's qualification is the linear address; #DB's the DR6 bits.
+                exitQualification:
+                  v === Vector.PF && addr !== undefined
+                    ? BigInt.asUintN(64, BigInt(addr))
+                    : qualification,
+                interruptionInfo: eventInformation(v, eventType, code),
+                interruptionErrorCode: code ?? 0,
+                idtVectoringInfo: vectoring,
+                idtVectoringErrorCode: vectoringCode,
+              }),
+            );
+          }
+        } else if (this.reportsException(v, code, addr)) {
+          return { kind: 'exception', vector: v, errorCode: code, address: addr };
+        }
       }
       // SDM Vol. 3A §4.7: CR2 receives the faulting linear address as #PF is delivered.
       if (isException && v === Vector.PF && addr !== undefined) {
         this.cr2 = BigInt.asUintN(64, BigInt(addr));
       }
       try {
-        deliver(this, v, code, 'hardware', this.ripValue);
+        deliver(this, v, code, src, returnRip);
         return undefined;
       } catch (e) {
-        if (!(e instanceof CpuFault)) throw e;
+        if (!(e instanceof CpuFault)) {
+          // A VM exit during delivery (an EPT violation on the IDT or the stack) reports the
+          // event being delivered in the IDT-vectoring information (SDM Vol. 3C §28.2.3).
+          if (e instanceof VmExit && this.nonRoot !== undefined) {
+            return this.vmExitStop({
+              ...e.info,
+              idtVectoringInfo: eventInformation(v, eventType, code),
+              idtVectoringErrorCode: code ?? 0,
+            });
+          }
+          throw e;
+        }
+        vectoring = eventInformation(v, eventType, code);
+        vectoringCode = code ?? 0;
         const action = nestedAction(isException ? v : undefined, e.vector);
-        if (action === 'shutdown') return { kind: 'triple-fault' };
+        if (action === 'shutdown') {
+          // SDM Vol. 3C §26.2: a triple fault in non-root operation is a VM exit.
+          if (this.nonRoot !== undefined) {
+            return this.vmExitStop(exitInformation({ exitReason: BasicExitReason.TRIPLE_FAULT }));
+          }
+          return { kind: 'triple-fault' };
+        }
         if (action === 'doubleFault') {
           v = Vector.DF;
           code = 0;
@@ -742,6 +975,10 @@ export class Cpu {
         }
         isException = true;
         intercept = true;
+        eventType = InterruptionType.HARDWARE_EXCEPTION;
+        src = 'hardware';
+        returnRip = this.ripValue;
+        qualification = 0n;
       }
     }
   }
@@ -773,7 +1010,18 @@ export class Cpu {
     if (!trap) return undefined;
     // A REP iteration that did not finish the instruction still traps (each iteration is
     // single-stepped).
-    return this.dispatch(Vector.DB, undefined, undefined, 'exception');
+    // SDM Vol. 3C §28.2.1 Table 28-1: a #DB exit's qualification has BS (bit 14) for a
+    // single step.
+    return this.dispatch(
+      Vector.DB,
+      undefined,
+      undefined,
+      'exception',
+      InterruptionType.HARDWARE_EXCEPTION,
+      'hardware',
+      this.ripValue,
+      0x4000n,
+    );
   }
 
   private fetchBlock(): Block {
@@ -784,6 +1032,57 @@ export class Cpu {
     this.code.insert(block);
     return block;
   }
+}
+
+// The interruption-information encoding shared by the VM-exit interruption information and
+// the IDT-vectoring information (SDM Vol. 3C §25.9.2, §25.9.3): vector, type, error-code valid
+// (bit 11), valid (bit 31).
+function eventInformation(vector: number, type: number, errorCode?: number): number {
+  return (
+    ((vector & 0xff) | (type << 8) | (errorCode === undefined ? 0 : 0x800) | 0x8000_0000) >>> 0
+  );
+}
+
+// Checks an injection request (SDM Vol. 3C §27.2.1.3, event-injection checks that vmkit's
+// interface can violate) and returns [type, vector, errorCode, instructionLength].
+function checkInjection(injection: EntryInjection): [number, number, number | undefined, number] {
+  const { type, vector, errorCode } = injection;
+  const bad = (why: string): CpuError => new CpuError('INVALID_VALUE', `injection: ${why}`);
+  if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw bad(`vector ${vector}`);
+  switch (type) {
+    case InterruptionType.EXTERNAL_INTERRUPT:
+    case InterruptionType.SOFTWARE_INTERRUPT:
+      break;
+    case InterruptionType.NMI:
+      if (vector !== Vector.NMI) throw bad('an NMI has vector 2');
+      break;
+    case InterruptionType.HARDWARE_EXCEPTION:
+    case InterruptionType.PRIVILEGED_SOFTWARE_EXCEPTION:
+    case InterruptionType.SOFTWARE_EXCEPTION:
+      if (vector > 31) throw bad(`exception vector ${vector} is above 31`);
+      break;
+    default:
+      throw bad(`type ${type} is not injectable by vmkit`);
+  }
+  if (errorCode !== undefined) {
+    if (type !== InterruptionType.HARDWARE_EXCEPTION)
+      throw bad('only exceptions push an error code');
+    if (!Number.isInteger(errorCode) || errorCode < 0 || errorCode > 0xffff_ffff) {
+      throw bad(`error code ${errorCode}`);
+    }
+  }
+  let length = 0;
+  if (
+    type === InterruptionType.SOFTWARE_INTERRUPT ||
+    type === InterruptionType.PRIVILEGED_SOFTWARE_EXCEPTION ||
+    type === InterruptionType.SOFTWARE_EXCEPTION
+  ) {
+    length = injection.instructionLength ?? -1;
+    if (!Number.isInteger(length) || length < 1 || length > 15) {
+      throw bad('software events need an instruction length in [1, 15]');
+    }
+  }
+  return [type, vector, errorCode, length];
 }
 
 function join(hi: number, lo: number): bigint {

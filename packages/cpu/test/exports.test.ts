@@ -13,6 +13,7 @@ it('exports exactly the public API', () => {
     'MAX_BLOCK_INSTRUCTIONS',
     'MAX_INSTRUCTION_LENGTH',
     'MmuMemory',
+    'NonRootState',
     'RIP_BASE',
     'Rep',
     'Seg',

@@ -383,8 +383,11 @@ const GROUP7_MEM = [
 ];
 const SWAPGS = e('Swapgs', [], system.swapgs, 'v');
 const RDTSCP = e('Rdtscp', [], cpuidOps.rdtscp, 'v');
+const VMCALL = e('Vmcall', [], misc.vmcall, 'v');
 TWO_BYTE[0x01] = pickModrm((c) => {
   if (c.modrm >> 6 !== 3) return GROUP7_MEM[(c.modrm >> 3) & 7];
+  // VMCALL has no mandatory-prefix forms: 66h, F2h or F3h make the encoding invalid.
+  if (c.modrm === 0xc1) return c.opsizePrefix || c.repPrefix !== 0 ? undefined : VMCALL;
   return c.modrm === 0xf8 ? SWAPGS : c.modrm === 0xf9 ? RDTSCP : undefined;
 });
 TWO_BYTE[0x05] = e('Syscall', [], syscall.syscall, 'v');

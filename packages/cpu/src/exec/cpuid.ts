@@ -1,8 +1,10 @@
 // CPUID, RDTSC and RDTSCP (SDM Vol. 2 pages of each).
+import { BasicExitReason } from '@vmkit/vmx';
 import { CPUID_FEATURE, CR4, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
-import { CpuFault } from '../fault.js';
+import { CpuFault, undefinedOpcode } from '../fault.js';
+import { instructionExit } from '../vmx/vm-exit.js';
 
 const bit = (name: keyof typeof CPUID_FEATURE): number => 1 << CPUID_FEATURE[name].bit;
 
@@ -67,7 +69,9 @@ function set32(cpu: Cpu, r: number, v: number): void {
 }
 
 /** CPUID (0F A2): EAX, EBX, ECX, EDX from the configured or built-in leaves. */
-export function cpuid(cpu: Cpu, _ins: Instr): void {
+export function cpuid(cpu: Cpu, ins: Instr): void {
+  // SDM Vol. 3C §26.1.2: CPUID causes a VM exit unconditionally in non-root operation.
+  if (cpu.nonRoot !== undefined) throw instructionExit(BasicExitReason.CPUID, ins.length);
   const leaf = cpu.lo[0]!;
   const subleaf = cpu.lo[1]!;
   const r = cpu.cpuidFunction?.(leaf, subleaf) ?? defaultCpuid(leaf, subleaf, cpu.maxPhyAddr);
@@ -77,21 +81,29 @@ export function cpuid(cpu: Cpu, _ins: Instr): void {
   set32(cpu, 2, r[3]);
 }
 
-function readTsc(cpu: Cpu): void {
-  // CR4.TSD makes RDTSC/RDTSCP privileged.
+function readTsc(cpu: Cpu, ins: Instr, rdtscp: boolean): void {
+  const nr = cpu.nonRoot;
+  // SDM Vol. 3C §26.3: in non-root operation RDTSCP is #UD unless "enable RDTSCP" is 1.
+  if (rdtscp && nr !== undefined && !nr.enableRdtscp) throw undefinedOpcode();
+  // CR4.TSD makes RDTSC/RDTSCP privileged; this #GP has priority over the VM exit (SDM Vol.
+  // 3C §26.1.1).
   if ((cpu.cr4 & CR4.TSD) !== 0 && cpu.cpl !== 0) throw new CpuFault(Vector.GP, 0);
+  // SDM Vol. 3C §26.1.3: RDTSC and RDTSCP exit when "RDTSC exiting" is 1.
+  if (nr?.rdtscExiting === true) {
+    throw instructionExit(rdtscp ? BasicExitReason.RDTSCP : BasicExitReason.RDTSC, ins.length);
+  }
   const t = cpu.tsc;
   set32(cpu, 0, Number(t & 0xffffffffn));
   set32(cpu, 2, Number(t >> 32n));
 }
 
 /** RDTSC (0F 31): EDX:EAX = TSC. */
-export function rdtsc(cpu: Cpu, _ins: Instr): void {
-  readTsc(cpu);
+export function rdtsc(cpu: Cpu, ins: Instr): void {
+  readTsc(cpu, ins, false);
 }
 
 /** RDTSCP (0F 01 F9): EDX:EAX = TSC, ECX = IA32_TSC_AUX. */
-export function rdtscp(cpu: Cpu, _ins: Instr): void {
-  readTsc(cpu);
+export function rdtscp(cpu: Cpu, ins: Instr): void {
+  readTsc(cpu, ins, true);
   set32(cpu, 1, cpu.tscAux);
 }

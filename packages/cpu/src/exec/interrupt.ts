@@ -1,5 +1,6 @@
 // INT n, INT3, IRETQ, CLI and STI in 64-bit mode (SDM Vol. 2 pages of each; delivery itself is
 // system/deliver.ts).
+import { BasicExitReason, InterruptionType } from '@vmkit/vmx';
 import { RFLAGS, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
@@ -8,9 +9,28 @@ import type { Privilege } from '../memory.js';
 import { linearPlus, sysRead64, toCanonical } from '../system/access.js';
 import { deliver } from '../system/deliver.js';
 import { attributes, isCode, isWritableData, readDescriptor } from '../system/descriptors.js';
+import { exitInformation, VmExit } from '../vmx/vm-exit.js';
 import { RSP, readRm, rmAddress } from './operands.js';
 
-function softwareInterrupt(cpu: Cpu, vector: number): void {
+function softwareInterrupt(cpu: Cpu, ins: Instr, vector: number): void {
+  const nr = cpu.nonRoot;
+  if (nr !== undefined) {
+    // SDM Vol. 3C §26.2: INT3 (#BP, a software exception) exits when bit 3 of the exception
+    // bitmap is 1, with the state before the instruction and its length (§28.2.4); INT n is
+    // not governed by the bitmap and is delivered through the guest IDT.
+    if (ins.exec === int3 && ((nr.exceptionBitmap >>> Vector.BP) & 1) === 1) {
+      throw new VmExit(
+        exitInformation({
+          exitReason: BasicExitReason.EXCEPTION_OR_NMI,
+          interruptionInfo:
+            (Vector.BP | (InterruptionType.SOFTWARE_EXCEPTION << 8) | 0x8000_0000) >>> 0,
+          instructionLength: ins.length,
+        }),
+      );
+    }
+    deliver(cpu, vector, undefined, 'software', cpu.nextRip);
+    return;
+  }
   // A software interrupt is a trap: when it is reported instead of delivered, RIP is after it.
   if (cpu.reportsException(vector, undefined, undefined)) {
     cpu.pendingStop = { kind: 'exception', vector, errorCode: undefined, address: undefined };
@@ -21,12 +41,12 @@ function softwareInterrupt(cpu: Cpu, vector: number): void {
 
 /** INT imm8 (CDh): a software interrupt through the IDT, gate DPL checked against CPL. */
 export function intN(cpu: Cpu, ins: Instr): void {
-  softwareInterrupt(cpu, ins.imm & 0xff);
+  softwareInterrupt(cpu, ins, ins.imm & 0xff);
 }
 
 /** INT3 (CCh): the breakpoint exception #BP, delivered as a software interrupt. */
-export function int3(cpu: Cpu, _ins: Instr): void {
-  softwareInterrupt(cpu, Vector.BP);
+export function int3(cpu: Cpu, ins: Instr): void {
+  softwareInterrupt(cpu, ins, Vector.BP);
 }
 
 /**

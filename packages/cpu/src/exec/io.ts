@@ -1,10 +1,12 @@
 // Port I/O: IN and OUT (SDM Vol. 2 IN, OUT; protection per Vol. 1 §19.5). The CPU does not
 // model devices: it stops `run` with an `io` stop reason and the host performs the access.
+import { BasicExitReason, encodeIoQualification, ioInstructionCausesExit } from '@vmkit/vmx';
 import { RFLAGS } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
 import { generalProtection } from '../fault.js';
 import { linearPlus, sysRead32 } from '../system/access.js';
+import { instructionExit } from '../vmx/vm-exit.js';
 import { writeReg } from './operands.js';
 
 /**
@@ -34,10 +36,35 @@ function port(cpu: Cpu, ins: Instr): number {
   return ins.operands.includes('DX') ? cpu.lo[2]! & 0xffff : ins.imm;
 }
 
+/**
+ * SDM Vol. 3C §26.1.3: IN and OUT exit by "unconditional I/O exiting" or, with "use I/O
+ * bitmaps", by the bits of the ports accessed; the IOPL/TSS-bitmap #GP comes first (§26.1.1).
+ * The qualification is that of §28.2.1 Table 28-5.
+ */
+function ioExit(cpu: Cpu, ins: Instr, p: number, size: number, isIn: boolean): void {
+  const nr = cpu.nonRoot;
+  if (nr === undefined) return;
+  const bitmaps = nr.controls.ioBitmaps;
+  const exits = nr.useIoBitmaps
+    ? ioInstructionCausesExit(bitmaps!.a, bitmaps!.b, p, size, true, false)
+    : nr.unconditionalIoExiting;
+  if (!exits) return;
+  const qualification = encodeIoQualification({
+    size: size as 1 | 2 | 4,
+    in: isIn,
+    string: false,
+    rep: false,
+    immediate: !ins.operands.includes('DX'),
+    port: p,
+  });
+  throw instructionExit(BasicExitReason.IO_INSTRUCTION, ins.length, BigInt(qualification));
+}
+
 /** IN AL/AX/EAX, imm8 or DX (E4h, E5h, ECh, EDh): stops with the port for the host to read. */
 export function inPort(cpu: Cpu, ins: Instr): void {
   const p = port(cpu, ins);
   checkPermission(cpu, p, ins.osize);
+  ioExit(cpu, ins, p, ins.osize, true);
   cpu.pendingStop = {
     kind: 'io',
     direction: 'in',
@@ -52,6 +79,7 @@ export function outPort(cpu: Cpu, ins: Instr): void {
   const p = port(cpu, ins);
   const size = ins.osize as 1 | 2 | 4;
   checkPermission(cpu, p, size);
+  ioExit(cpu, ins, p, size, false);
   const value = size === 4 ? cpu.lo[0]! : cpu.lo[0]! & (size === 2 ? 0xffff : 0xff);
   cpu.pendingStop = { kind: 'io', direction: 'out', port: p, size, value };
 }

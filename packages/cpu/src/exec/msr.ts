@@ -1,10 +1,12 @@
 // RDMSR and WRMSR (SDM Vol. 2 pages; the MSRs of SDM Vol. 4 Table 2-2 that a 64-bit kernel
 // uses). MSRs the host emulates stop `run`; any other index raises #GP(0).
+import { BasicExitReason, msrAccessCausesExit } from '@vmkit/vmx';
 import { CR0, EFER, MSR, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
 import { CpuFault } from '../fault.js';
 import { toCanonical } from '../system/access.js';
+import { instructionExit } from '../vmx/vm-exit.js';
 
 const gp = (): CpuFault => new CpuFault(Vector.GP, 0);
 const TWO32 = 4294967296;
@@ -134,10 +136,26 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): boole
   }
 }
 
+/**
+ * SDM Vol. 3C §26.1.3: RDMSR/WRMSR exit without "use MSR bitmaps", or by the bitmap (MSRs
+ * outside its two ranges always exit); the CPL #GP comes first (§26.1.1).
+ */
+function msrExit(cpu: Cpu, ins: Instr, index: number, write: boolean): void {
+  const nr = cpu.nonRoot;
+  if (nr === undefined) return;
+  const page = nr.controls.msrBitmap?.page;
+  if (msrAccessCausesExit(page ?? EMPTY, index, write, nr.useMsrBitmaps)) {
+    throw instructionExit(write ? BasicExitReason.WRMSR : BasicExitReason.RDMSR, ins.length);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
 /** RDMSR (0F 32): EDX:EAX = MSR[ECX]; CPL 0 only. */
-export function rdmsr(cpu: Cpu, _ins: Instr): void {
+export function rdmsr(cpu: Cpu, ins: Instr): void {
   if (cpu.cpl !== 0) throw gp();
   const index = cpu.lo[1]!;
+  msrExit(cpu, ins, index, false);
   if (cpu.hostMsr?.(index) === true) {
     cpu.pendingRdmsr = index;
     cpu.pendingStop = { kind: 'msr', direction: 'read', index };
@@ -152,9 +170,10 @@ export function rdmsr(cpu: Cpu, _ins: Instr): void {
 }
 
 /** WRMSR (0F 30): MSR[ECX] = EDX:EAX; CPL 0 only. */
-export function wrmsr(cpu: Cpu, _ins: Instr): void {
+export function wrmsr(cpu: Cpu, ins: Instr): void {
   if (cpu.cpl !== 0) throw gp();
   const index = cpu.lo[1]!;
+  msrExit(cpu, ins, index, true);
   const lo = cpu.lo[0]!;
   const hi = cpu.lo[2]!;
   if (cpu.hostMsr?.(index) === true) {

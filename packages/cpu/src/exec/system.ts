@@ -1,12 +1,22 @@
 // System instructions of a 64-bit kernel: MOV to/from control registers, LGDT/LIDT/SGDT/SIDT,
 // LTR, SWAPGS, INVLPG and INVPCID (SDM Vol. 2 pages of each; control-register rules from
 // SDM Vol. 3A §2.5).
+import {
+  BasicExitReason,
+  CrAccessType,
+  controlRegisterAfterWrite,
+  encodeCrAccessQualification,
+  guestReadsControlRegister,
+  movToControlRegisterCausesExit,
+  movToCr3CausesExit,
+} from '@vmkit/vmx';
 import { CR0, CR4, EFER, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
 import { CpuFault, undefinedOpcode } from '../fault.js';
 import { linearPlus, sysRead32, sysWrite32, toCanonical } from '../system/access.js';
 import { attributes } from '../system/descriptors.js';
+import { instructionExit, type VmExit } from '../vmx/vm-exit.js';
 import { effectiveAddress, readMem, readRm, rmAddress, writeMem } from './operands.js';
 
 const gp = (): CpuFault => new CpuFault(Vector.GP, 0);
@@ -114,18 +124,90 @@ export function writeCr(cpu: Cpu, n: number, lo: number, hi: number): void {
   }
 }
 
-/** MOV r64, CRn (0F 20 /r): ModRM.mod is ignored, the r/m field names a register. */
+// A control-register-access exit (basic reason 28) with the qualification of SDM Vol. 3C
+// §28.2.1 Table 28-3: the register, the access type and the general-purpose register.
+function crExit(ins: Instr, accessType: 0 | 1): VmExit {
+  const qualification = encodeCrAccessQualification({
+    controlRegister: ins.reg,
+    accessType,
+    lmswOperandType: 0,
+    generalPurposeRegister: ins.rm,
+    lmswSourceData: 0,
+  });
+  return instructionExit(
+    BasicExitReason.CONTROL_REGISTER_ACCESSES,
+    ins.length,
+    BigInt(qualification),
+  );
+}
+
+const u64 = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+
+/**
+ * MOV r64, CRn (0F 20 /r): ModRM.mod is ignored, the r/m field names a register. In non-root
+ * operation (SDM Vol. 3C §26.1.3, §26.3) MOV from CR3 and CR8 exit with "CR3-store exiting"
+ * and "CR8-store exiting", and the bits of CR0 and CR4 that the guest/host masks own read
+ * from the read shadows.
+ */
 export function movFromCr(cpu: Cpu, ins: Instr): void {
   requireCpl0(cpu);
-  const [lo, hi] = readCr(cpu, ins.reg);
+  let [lo, hi] = readCr(cpu, ins.reg);
+  const nr = cpu.nonRoot;
+  if (nr !== undefined) {
+    const n = ins.reg;
+    if ((n === 3 && nr.cr3StoreExiting) || (n === 8 && nr.cr8StoreExiting)) {
+      throw crExit(ins, CrAccessType.MOV_FROM_CR);
+    }
+    if ((n === 0 && nr.cr0Mask !== 0n) || (n === 4 && nr.cr4Mask !== 0n)) {
+      const v = guestReadsControlRegister(
+        n === 0 ? nr.cr0Mask : nr.cr4Mask,
+        n === 0 ? nr.cr0Shadow : nr.cr4Shadow,
+        u64(lo, hi),
+      );
+      lo = Number(v & 0xffffffffn);
+      hi = Number(v >> 32n);
+    }
+  }
   cpu.lo[ins.rm] = lo;
   cpu.hi[ins.rm] = hi;
 }
 
-/** MOV CRn, r64 (0F 22 /r). */
+/**
+ * MOV CRn, r64 (0F 22 /r). In non-root operation (SDM Vol. 3C §26.1.3) MOV to CR0/CR4 exits
+ * when the source differs from the read shadow in a bit the guest/host mask owns, MOV to CR3
+ * with "CR3-load exiting" unless the source is one of the CR3-target values, MOV to CR8 with
+ * "CR8-load exiting"; a MOV to CR0/CR4 that does not exit leaves the owned bits unchanged
+ * (§26.3), the checks applying to the value loaded.
+ */
 export function movToCr(cpu: Cpu, ins: Instr): void {
   requireCpl0(cpu);
-  writeCr(cpu, ins.reg, cpu.lo[ins.rm]!, cpu.hi[ins.rm]!);
+  let lo = cpu.lo[ins.rm]!;
+  let hi = cpu.hi[ins.rm]!;
+  const nr = cpu.nonRoot;
+  if (nr !== undefined) {
+    const n = ins.reg;
+    const source = u64(lo, hi);
+    if (n === 0 || n === 4) {
+      const mask = n === 0 ? nr.cr0Mask : nr.cr4Mask;
+      if (movToControlRegisterCausesExit(mask, n === 0 ? nr.cr0Shadow : nr.cr4Shadow, source)) {
+        throw crExit(ins, CrAccessType.MOV_TO_CR);
+      }
+      const v = controlRegisterAfterWrite(
+        mask,
+        BigInt(n === 0 ? cpu.cr0 >>> 0 : cpu.cr4 >>> 0),
+        source,
+      );
+      lo = Number(v & 0xffffffffn);
+      hi = Number(v >> 32n);
+    } else if (n === 3) {
+      if (movToCr3CausesExit(nr.cr3LoadExiting, nr.cr3Targets, nr.cr3Targets.length, source)) {
+        throw crExit(ins, CrAccessType.MOV_TO_CR);
+      }
+    } else if (n === 8 && nr.cr8LoadExiting) {
+      throw crExit(ins, CrAccessType.MOV_TO_CR);
+    }
+  }
+  writeCr(cpu, ins.reg, lo, hi);
 }
 
 /**
@@ -219,6 +301,11 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
   } catch (e) {
     if (e instanceof CpuFault) return;
     throw e;
+  }
+  // SDM Vol. 3C §26.1.3: INVLPG exits with "INVLPG exiting"; the qualification is the linear
+  // address of the operand (§28.2.1).
+  if (cpu.nonRoot?.invlpgExiting === true) {
+    throw instructionExit(BasicExitReason.INVLPG, ins.length, BigInt.asUintN(64, BigInt(la)));
   }
   cpu.code.clear();
   cpu.memory.invlpg?.(la);

@@ -220,6 +220,11 @@ export const CORPUS = [
   '8e16',
   '418e10',
   '8ed8',
+  // VMCALL and prefixed forms
+  '0f01c1',
+  '660f01c1',
+  'f30f01c1',
+  '480f01c1',
 ];
 
 /** Runs `count` random comparisons from `seed`; returns the mismatches (at most `limit`). */
