@@ -49,8 +49,11 @@ export class Vcpu {
   idle = 0;
   /** Interrupts handed to the CPU. */
   interrupts = 0;
-  /** Whether the vCPU sleeps in HLT waiting for an interrupt. */
-  halted = false;
+  /**
+   * `running`; `halted`: in HLT with IF = 1, waiting for an interrupt; `stopped`: in HLT with
+   * IF = 0, which nothing this VMM sends can end.
+   */
+  state: 'running' | 'halted' | 'stopped' = 'running';
 
   /**
    * @param setup - id, translation, CPUID, timer, exception hook

@@ -41,6 +41,11 @@ export interface VmConfig {
   readonly mmu?: MmuStrategy;
   /** Number of vCPUs, 1..8 (boot protocol); default 1. */
   readonly vcpus?: number;
+  /**
+   * Instructions a vCPU runs per turn when several vCPUs are interleaved (round robin in id
+   * order on one VM clock), a positive integer; default 10 000. Smaller interleaves finer.
+   */
+  readonly vcpuQuantum?: number;
   /** The cost profile simulated time is priced from; default `@vmkit/sim`'s default profile. */
   readonly profile?: CostProfile;
   /** Physical CPUs of the simulated host, 1..64; default = `vcpus`. */
@@ -156,6 +161,7 @@ interface CheckedConfig {
   quantum: number;
   mmu: Exclude<MmuStrategy, 'spt'>;
   vcpus: number;
+  vcpuQuantum: number;
 }
 
 function checkConfig(config: VmConfig): CheckedConfig {
@@ -164,6 +170,7 @@ function checkConfig(config: VmConfig): CheckedConfig {
   const quantum = config.timerQuantum ?? 1_000_000;
   const mmu = config.mmu ?? 'native';
   const vcpus = config.vcpus ?? 1;
+  const vcpuQuantum = config.vcpuQuantum ?? 10_000;
   if (command.length > MAX_COMMAND || !/^[\x20-\x7e]*$/.test(command))
     throw new VmmError(
       'BAD_CONFIG',
@@ -188,12 +195,12 @@ function checkConfig(config: VmConfig): CheckedConfig {
       'BAD_CONFIG',
       `vcpus must be an integer in 1..${bootProtocol.maxCpus}, got ${vcpus}`,
     );
-  if (vcpus > 1)
-    throw new VmmError('UNSUPPORTED', `vcpus ${vcpus}: only one vCPU is supported so far`);
+  if (!Number.isSafeInteger(vcpuQuantum) || vcpuQuantum < 1)
+    throw new VmmError('BAD_CONFIG', `vcpuQuantum must be a positive integer, got ${vcpuQuantum}`);
   const pcpus = config.pcpus ?? vcpus;
   if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > MAX_PCPUS)
     throw new VmmError('BAD_CONFIG', `pcpus must be an integer in 1..${MAX_PCPUS}, got ${pcpus}`);
-  return { command, memoryMiB, quantum, mmu, vcpus };
+  return { command, memoryMiB, quantum, mmu, vcpus, vcpuQuantum };
 }
 
 /**
@@ -230,6 +237,14 @@ export class Vm {
   private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 };
   private output = '';
   private last: VmRunResult | undefined;
+  /** Instructions a vCPU runs per turn of the interleaving. */
+  private readonly quantum: number;
+  /** The VM clock at which the current round of turns ends. */
+  private roundEnd: number;
+  /** Index of the vCPU whose turn it is (= vcpus.length between rounds). */
+  private turn = 0;
+  private progress: ((instructions: number) => void) | undefined;
+  private nextProgress = 0;
   private readonly sink: ((text: string) => void) | undefined;
 
   /**
@@ -240,7 +255,9 @@ export class Vm {
    *   version cannot run, `BAD_IMAGE` for an image that cannot boot
    */
   constructor(config: VmConfig = {}) {
-    const { command, memoryMiB, quantum, mmu, vcpus } = checkConfig(config);
+    const { command, memoryMiB, quantum, mmu, vcpus, vcpuQuantum } = checkConfig(config);
+    this.quantum = vcpuQuantum;
+    this.roundEnd = vcpuQuantum;
     this.costs = new CostModel(config.profile);
     const ramSize = memoryMiB * MIB;
     const image = checkImage(config.image ?? new Uint8Array(readFileSync(guestImagePath)), ramSize);
@@ -326,32 +343,90 @@ export class Vm {
       throw new VmmError('BAD_RUN', `maxInstructions must be a positive integer, got ${budget}`);
     if (this.last !== undefined && this.last.end !== 'budget')
       throw new VmmError('BAD_RUN', `the guest already ended (${this.last.end})`);
-    const vcpu = this.vcpus[0]!;
-    const cpu = vcpu.cpu;
-    const limit = cpu.instructions + budget;
-    const progress = options.onProgress;
-    let end: VmEnd = 'budget';
-    while (cpu.instructions < limit) {
-      vcpu.apic.advance(vcpu.clock);
-      if (vcpu.deliverPending() && vcpu.virtualized) vcpu.exit(BasicExitReason.EXTERNAL_INTERRUPT);
-      // Slices also end at multiples of PROGRESS_INTERVAL, with or without a progress callback,
-      // so that asking for progress does not change how the run is sliced (or its counters).
-      const before = cpu.instructions;
-      const boundary = (Math.floor(before / PROGRESS_INTERVAL) + 1) * PROGRESS_INTERVAL;
-      let slice = Math.min(limit, boundary) - before;
-      const deadline = vcpu.apic.deadline;
-      if (deadline !== undefined) slice = Math.max(1, Math.min(slice, deadline - vcpu.clock));
-      const stop = cpu.run(slice);
-      if (progress !== undefined && cpu.instructions >= boundary) progress(this.instructions);
-      if (stop.kind === 'budget') continue;
-      const ended = this.serve(vcpu, stop);
-      if (ended !== undefined) {
-        end = ended;
+    const limit = this.instructions + budget;
+    this.progress = options.onProgress;
+    this.nextProgress = (Math.floor(this.instructions / PROGRESS_INTERVAL) + 1) * PROGRESS_INTERVAL;
+    const vcpus = this.vcpus;
+    let end: VmEnd;
+    for (;;) {
+      if (this.turn === vcpus.length) {
+        const next = this.nextRoundEnd();
+        if (next === undefined) {
+          end = 'idle';
+          break;
+        }
+        this.turn = 0;
+        this.roundEnd = next;
+      }
+      const outcome = this.runTurn(vcpus[this.turn]!, limit);
+      if (outcome === undefined) this.turn++;
+      else {
+        end = outcome;
         break;
       }
     }
+    this.progress = undefined;
     this.last = this.result(end);
     return this.last;
+  }
+
+  /**
+   * The end of the next round of the interleaving: one quantum on, or, when every vCPU sleeps,
+   * one quantum past the first timer deadline that will wake one (idle time costs nothing).
+   *
+   * @returns the round's end on the VM clock, or undefined when nothing can ever wake a vCPU
+   */
+  private nextRoundEnd(): number | undefined {
+    let wake = Number.POSITIVE_INFINITY;
+    for (const v of this.vcpus) {
+      if (v.state === 'running') return this.roundEnd + this.quantum;
+      if (v.state === 'stopped') continue;
+      if (v.cpu.pendingInterrupt !== undefined || v.apic.pending.length > 0)
+        return this.roundEnd + this.quantum;
+      const d = v.apic.deadline;
+      if (d !== undefined && v.apic.timerDelivers()) wake = Math.min(wake, d);
+    }
+    if (wake === Number.POSITIVE_INFINITY) return undefined;
+    return Math.max(this.roundEnd, wake) + this.quantum;
+  }
+
+  /**
+   * Runs one vCPU's turn: until its clock reaches the round's end (a sleeping vCPU's clock
+   * moves on as idle time, waking at its timer deadline or when an interrupt is pending).
+   *
+   * @returns how the run ends, `budget` when the instruction budget ran out mid-turn (the next
+   *   `run` resumes this turn), or undefined when the turn is over
+   */
+  private runTurn(vcpu: Vcpu, limit: number): VmEnd | undefined {
+    const cpu = vcpu.cpu;
+    const roundEnd = this.roundEnd;
+    while (vcpu.clock < roundEnd) {
+      const total = this.instructions;
+      if (total >= limit) return 'budget';
+      vcpu.apic.advance(vcpu.clock);
+      if (vcpu.deliverPending()) vcpu.exit(BasicExitReason.EXTERNAL_INTERRUPT);
+      if (vcpu.state === 'halted' && cpu.pendingInterrupt !== undefined) vcpu.state = 'running';
+      if (vcpu.state !== 'running') {
+        let until = roundEnd;
+        const d = vcpu.apic.deadline;
+        if (vcpu.state === 'halted' && d !== undefined && d < until) until = d;
+        vcpu.idle += Math.max(1, until - vcpu.clock);
+        continue;
+      }
+      let slice = Math.min(roundEnd - vcpu.clock, limit - total);
+      const deadline = vcpu.apic.deadline;
+      if (deadline !== undefined) slice = Math.min(slice, deadline - vcpu.clock);
+      const stop = cpu.run(Math.max(1, slice));
+      if (this.progress !== undefined && this.instructions >= this.nextProgress) {
+        const now = this.instructions;
+        this.progress(now);
+        this.nextProgress = (Math.floor(now / PROGRESS_INTERVAL) + 1) * PROGRESS_INTERVAL;
+      }
+      if (stop.kind === 'budget') continue;
+      const ended = this.serve(vcpu, stop);
+      if (ended !== undefined) return ended;
+    }
+    return undefined;
   }
 
   private result(end: VmEnd): VmRunResult {
@@ -422,7 +497,7 @@ export class Vm {
       case 'hlt':
         this.exitCounts.hlt++;
         vcpu.exit(BasicExitReason.HLT);
-        return this.idleUntilInterrupt(vcpu);
+        return this.halt(vcpu);
       case 'triple-fault':
         return 'triple-fault';
       case 'exception':
@@ -476,15 +551,12 @@ export class Vm {
   }
 
   /**
-   * HLT: the vCPU sleeps until an interrupt. With IF = 1 and the timer armed, the clock jumps
-   * to the deadline (idle time costs no instructions); otherwise nothing can wake it.
+   * HLT: with IF = 1 the vCPU sleeps until an interrupt (its clock then moves on as idle time,
+   * which costs no instructions); with IF = 0 nothing this VMM sends can wake it (only NMI,
+   * INIT or SMI would, SDM Vol. 2A "HLT"), so it stops for good.
    */
-  private idleUntilInterrupt(vcpu: Vcpu): VmEnd | undefined {
-    if ((vcpu.cpu.flags & IF) === 0) return 'idle';
-    if (vcpu.cpu.pendingInterrupt !== undefined || vcpu.apic.pending.length > 0) return undefined;
-    const deadline = vcpu.apic.deadline;
-    if (deadline === undefined) return 'idle';
-    vcpu.idle += Math.max(0, deadline - vcpu.clock);
+  private halt(vcpu: Vcpu): undefined {
+    vcpu.state = (vcpu.cpu.flags & IF) === 0 ? 'stopped' : 'halted';
     return undefined;
   }
 }

@@ -154,6 +154,18 @@ export class X2Apic {
   }
 
   /**
+   * Whether a timer expiry now would deliver an interrupt (LVT timer unmasked with a vector
+   * >= 16 and the APIC software-enabled, §11.5.1, §11.4.7.2).
+   *
+   * @returns true when an expiry is delivered
+   */
+  timerDelivers(): boolean {
+    const lvt = Number(this.regs.get(X2APIC_MSR.lvtTimer) ?? BigInt(LVT_MASK));
+    const svr = Number(this.regs.get(X2APIC_MSR.svr) ?? 0n);
+    return (lvt & LVT_MASK) === 0 && (svr & SVR_ENABLE) !== 0 && (lvt & 0xff) >= 16;
+  }
+
+  /**
    * Advances the timer to `now`: when the deadline has passed, the timer fires (if its LVT
    * entry is unmasked and the APIC software-enabled) and re-arms in periodic mode.
    *
@@ -162,9 +174,8 @@ export class X2Apic {
   advance(now: number): void {
     while (this.deadline !== undefined && now >= this.deadline) {
       const lvt = Number(this.regs.get(X2APIC_MSR.lvtTimer) ?? BigInt(LVT_MASK));
-      const svr = Number(this.regs.get(X2APIC_MSR.svr) ?? 0n);
       this.timerExpiries++;
-      if ((lvt & LVT_MASK) === 0 && (svr & SVR_ENABLE) !== 0 && (lvt & 0xff) >= 16) {
+      if (this.timerDelivers()) {
         // A fixed interrupt already waiting is not queued twice (the IRR holds one bit per
         // vector, §11.8.4).
         if (!this.pending.includes(lvt & 0xff)) this.pending.push(lvt & 0xff);

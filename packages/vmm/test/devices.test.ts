@@ -86,4 +86,27 @@ describe('X2Apic', () => {
     expect(apic.pending).toEqual([33]);
     expect(apic.droppedIpis).toBe(1);
   });
+
+  it('routes fixed IPIs to other APIC ids (SDM Vol. 3A §11.12.9), drops the rest', () => {
+    const apics: X2Apic[] = [];
+    const route = (dest: number, vector: number) => {
+      const a = apics[dest];
+      if (a === undefined) return false;
+      a.accept(vector);
+      return true;
+    };
+    for (let id = 0; id < 3; id++) apics.push(new X2Apic(id, 10, route));
+    const icr = (dest: number, mode: number, vector: number) =>
+      (BigInt(dest) << 32n) | (1n << 14n) | BigInt(mode << 8) | BigInt(vector);
+    apics[0]!.writeMsr(X2APIC_MSR.icr, icr(2, 0, 0x40), 0);
+    apics[0]!.writeMsr(X2APIC_MSR.icr, icr(2, 0, 0x40), 0); // one IRR bit per vector
+    apics[1]!.writeMsr(X2APIC_MSR.icr, icr(2, 0, 0x41), 0);
+    apics[0]!.writeMsr(X2APIC_MSR.icr, icr(7, 0, 0x40), 0); // no APIC 7
+    apics[0]!.writeMsr(X2APIC_MSR.icr, icr(1, 4, 0x40), 0); // NMI delivery mode: not modelled
+    apics[0]!.writeMsr(X2APIC_MSR.icr, icr(1, 0, 0x0f), 0); // vectors 0..15 are illegal
+    expect(apics[2]!.pending).toEqual([0x40, 0x41]);
+    expect(apics[1]!.pending).toEqual([]);
+    expect(apics[0]!.sentIpis).toBe(2);
+    expect(apics[0]!.droppedIpis).toBe(3);
+  });
 });
