@@ -85,7 +85,8 @@ export function compileBlock(
     // A loop in one block: the fast body repeats while the budget covers another pass and
     // the branch goes back to the start, without returning to the run loop in between (the
     // same instructions, counted the same way, as running the block again).
-    body = `while (c.remaining >= ${n}) {\n${fastBody(start, instructions)}\nif (c.ripValue !== ${start} || c.code.epoch !== e) return;\n}\n${careful}`;
+    // When the passes used the budget up exactly, nothing may run after the loop.
+    body = `while (c.remaining >= ${n}) {\n${fastBody(start, instructions)}\nif (c.ripValue !== ${start} || c.code.epoch !== e) return;\n}\nif (c.remaining <= 0) return;\n${careful}`;
   } else if (n > 1) {
     body = `if (c.remaining >= ${n}) {\n${fastBody(start, instructions)}\n} else {\n${careful}\n}`;
   } else {

@@ -646,7 +646,7 @@ export class Cpu {
       if (nr.interruptWindowExiting && this.interruptible) {
         return this.vmExitStop(exitInformation({ exitReason: BasicExitReason.INTERRUPT_WINDOW }));
       }
-      if (left === 0) return { kind: 'budget' };
+      if (left <= 0) return { kind: 'budget' };
       let slice = left;
       if (nr.preemptionTimerActive) {
         // With the default source the TSC is the instruction count: run exactly up to the

@@ -360,13 +360,24 @@ describe('VM-entry event injection (SDM Vol. 3C §27.6)', () => {
     );
     bad(() => s.cpu.vmEntry({ ...NONE, primary: Primary.USE_IO_BITMAPS }));
     bad(() => s.cpu.vmEntry({ ...NONE, primary: Primary.USE_MSR_BITMAPS }));
-    bad(() => s.cpu.vmEntry({ ...NONE, exceptionBitmap: -1 }));
+    bad(() => s.cpu.vmEntry({ ...NONE, exceptionBitmap: 2 ** 32 }));
+    bad(() => s.cpu.vmEntry({ ...NONE, primary: 0.5 }));
     bad(() => s.cpu.vmEntry({ ...NONE, cr3Targets: [1n, 2n, 3n, 4n, 5n] }));
     expect(s.cpu.vmxControls).toBeUndefined();
   });
 });
 
 describe('root mode is unchanged', () => {
+  it('a one-block loop stops exactly at the budget when it divides the passes', () => {
+    // loop: pause; jmp loop (a block that branches to itself)
+    for (const budget of [1, 2, 3, 4, 10]) {
+      const s = system([0xf3, 0x90, 0xeb, 0xfc]);
+      expect(s.cpu.run(budget)).toEqual({ kind: 'budget' });
+      expect(s.cpu.instructions).toBe(budget);
+      expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE + (budget % 2 === 0 ? 0 : 2)));
+    }
+  });
+
   it('a CPU never entered has no controls and runs CPUID natively', () => {
     const mem = new GuestPhysicalMemory({ ram: [{ base: 0, size: 0x10000 }] });
     mem.writeBytes(0x1000, Uint8Array.from([0x0f, 0xa2, 0xf4]));

@@ -7,7 +7,9 @@ import type { IoBitmaps, MsrBitmap } from '@vmkit/vmx';
  * The VM-execution control fields of one guest (SDM Vol. 3C §25.6), given to
  * {@link Cpu.vmEntry}. Masks use the bit values of `@vmkit/vmx`'s `PinBasedControls`,
  * `PrimaryProcessorControls` and `SecondaryProcessorControls`; the secondary controls apply
- * only when the primary "activate secondary controls" bit is 1 (§25.6.2).
+ * only when the primary "activate secondary controls" bit is 1 (§25.6.2). The 32-bit fields
+ * may be given as JavaScript's signed results of `|` (a mask with bit 31 is negative): they
+ * are taken modulo 2^32.
  */
 export interface VmxControls {
   /** Pin-based VM-execution controls (§25.6.1). */

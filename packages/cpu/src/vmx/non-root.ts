@@ -20,6 +20,16 @@ function u32(value: number | undefined, what: string): number {
   return v;
 }
 
+// A 32-bit field given as a mask: JavaScript's `|` makes masks with bit 31 negative, so
+// values in [-2^31, 0) are taken as their unsigned 32-bit pattern.
+function bits32(value: number | undefined, what: string): number {
+  const v = value ?? 0;
+  if (!Number.isInteger(v) || v < -0x8000_0000 || v > 0xffff_ffff) {
+    throw new CpuError('INVALID_VALUE', `${what} must be a 32-bit value, got ${v}`);
+  }
+  return v >>> 0;
+}
+
 function u64(value: bigint | undefined, what: string): bigint {
   const v = value ?? 0n;
   if (typeof v !== 'bigint' || v < 0n || v > MASK64) {
@@ -99,11 +109,11 @@ export class NonRootState {
    */
   constructor(controls: VmxControls) {
     this.controls = controls;
-    const pin = u32(controls.pinBased, 'pinBased');
-    const primary = u32(controls.primary, 'primary');
+    const pin = bits32(controls.pinBased, 'pinBased');
+    const primary = bits32(controls.primary, 'primary');
     const secondary =
       (primary & Primary.ACTIVATE_SECONDARY_CONTROLS) !== 0
-        ? u32(controls.secondary, 'secondary')
+        ? bits32(controls.secondary, 'secondary')
         : 0;
     this.secondary = secondary;
     this.externalInterruptExiting = (pin & Pin.EXTERNAL_INTERRUPT_EXITING) !== 0;
@@ -129,9 +139,9 @@ export class NonRootState {
     if (this.useMsrBitmaps && controls.msrBitmap === undefined) {
       throw new CpuError('INVALID_VALUE', '"use MSR bitmaps" needs controls.msrBitmap');
     }
-    this.exceptionBitmap = u32(controls.exceptionBitmap, 'exceptionBitmap');
-    this.pfecMask = u32(controls.pageFaultErrorCodeMask, 'pageFaultErrorCodeMask');
-    this.pfecMatch = u32(controls.pageFaultErrorCodeMatch, 'pageFaultErrorCodeMatch');
+    this.exceptionBitmap = bits32(controls.exceptionBitmap, 'exceptionBitmap');
+    this.pfecMask = bits32(controls.pageFaultErrorCodeMask, 'pageFaultErrorCodeMask');
+    this.pfecMatch = bits32(controls.pageFaultErrorCodeMatch, 'pageFaultErrorCodeMatch');
     this.cr0Mask = u64(controls.cr0GuestHostMask, 'cr0GuestHostMask');
     this.cr0Shadow = u64(controls.cr0ReadShadow, 'cr0ReadShadow');
     this.cr4Mask = u64(controls.cr4GuestHostMask, 'cr4GuestHostMask');
