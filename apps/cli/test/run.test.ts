@@ -221,6 +221,23 @@ describe('the progress bar', () => {
     ]);
   });
 
+  it('can label the bar with a function of the work done and the time taken', () => {
+    const out = capture();
+    let now = 100;
+    const p = delayedProgress(
+      out,
+      (done, ms) => `${done}/${ms}`,
+      () => now,
+    );
+    now = 1600;
+    p.tick(5, 10);
+    p.finish(7);
+    expect(out.ticks).toEqual([
+      ['5/1500', 5, 10],
+      ['7/1500', 7, 7],
+    ]);
+  });
+
   it('draws nothing for work shorter than a second', () => {
     const out = capture();
     const p = delayedProgress(out, 'x', () => 5);

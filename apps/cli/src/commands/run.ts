@@ -99,7 +99,13 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     vcpus: options.vcpus,
     onConsole,
   });
-  const progress = delayedProgress(out, `${options.mmu} x${options.vcpus} instructions`);
+  // The run's length is unknown beforehand: the bar shows the share of the instruction budget
+  // used, and the label the interpreter's speed so far.
+  const progress = delayedProgress(
+    out,
+    (done, ms) =>
+      `${options.workload.program} ${options.mmu} x${options.vcpus}, ${(done / ms / 1e3).toFixed(1)} MIPS, budget`,
+  );
   const start = performance.now();
   const r = vm.run({
     maxInstructions: options.maxInstructions,
