@@ -1025,6 +1025,9 @@ export class Cpu {
   }
 
   private fetchBlock(): Block {
+    // A fault or VM exit while fetching restores these flags: they must be the current ones,
+    // not those of the last instruction that could fault.
+    this.committedFlags = this.flags;
     const rip = this.ripValue;
     const hit = this.code.lookup(rip);
     if (hit !== undefined && hit.cpl === this.cpl) return hit;

@@ -18,5 +18,6 @@ export { defaultCpuid } from './exec/cpuid.js';
 export { CpuFault } from './fault.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';
 export { MmuMemory, type MmuMemoryOptions } from './mmu-memory.js';
+export type { SecondStageExitRecord, TranslationResult, Translator } from './translator.js';
 export type { EntryInjection, VmxControls } from './vmx/controls.js';
 export { NonRootState } from './vmx/non-root.js';

@@ -1,8 +1,9 @@
-// The CpuMemory seam over @vmkit/paging's Mmu: every access is translated (TLB, paging-
-// structure caches, walk) with the access kind paging needs, a failed translation becomes the
-// architectural exception, and accesses that cross a page boundary translate both pages
-// before touching either (SDM Vol. 3A §4.7: the fault names the first inaccessible page and a
-// faulting write stores nothing).
+// The CpuMemory seam over @vmkit/paging's Mmu (or any Translator, such as @vmkit/ept's
+// NestedMmu): every access is translated (TLB, paging-structure caches, walk) with the access
+// kind paging needs, a failed translation becomes the architectural exception or, for a
+// second-stage refusal, the EPT VM exit, and accesses that cross a page boundary translate both
+// pages before touching either (SDM Vol. 3A §4.7: the fault names the first inaccessible page
+// and a faulting write stores nothing).
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import {
   ACCESS_FETCH,
@@ -12,9 +13,12 @@ import {
   type Mmu,
   WalkOutcome,
 } from '@vmkit/paging';
+import { BasicExitReason } from '@vmkit/vmx';
 import { RFLAGS, Vector } from '@vmkit/x86';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
+import type { SecondStageExitRecord, Translator } from './translator.js';
+import { exitInformation, VmExit } from './vmx/vm-exit.js';
 
 const TWO32 = 4294967296;
 const PAGE = 4096;
@@ -27,11 +31,19 @@ export interface MmuMemoryOptions {
    * as 0.
    */
   readonly rflags?: () => number;
+  /**
+   * Where a translator without its own `secondStageExit` (paging's `Mmu` with an `Ept` second
+   * stage) records second-stage refusals: the `Ept`'s `exit`. Without either, a
+   * `SECOND_STAGE_FAULT` raises #MC.
+   */
+  readonly secondStageExit?: SecondStageExitRecord;
 }
 
 /**
  * Linear memory through paging: implements {@link CpuMemory} over an `Mmu` from
- * `@vmkit/paging` and the guest-physical memory behind it.
+ * `@vmkit/paging` (or any {@link Translator}, such as `@vmkit/ept`'s `NestedMmu`) and the
+ * memory its final addresses (`result.hostPhysical`) index: guest-physical memory for a
+ * one-stage MMU, host-physical memory behind a second stage.
  *
  * - Data accesses are user-mode at CPL 3, supervisor otherwise; instruction fetches are
  *   fetch accesses; GDT/IDT/TSS accesses are implicit supervisor-mode accesses.
@@ -42,6 +54,11 @@ export interface MmuMemoryOptions {
  *   the host calls {@link Cpu.syncPaging}.
  * - A translation to a physical address with no RAM behind it, or a paging-structure entry
  *   outside guest memory, raises #MC (vmkit has no MMIO path through the CPU yet).
+ * - A second-stage refusal (`SECOND_STAGE_FAULT`) becomes a VM exit, EPT violation (48) or
+ *   EPT misconfiguration (49), with the qualification, guest-physical address and (when
+ *   qualification bit 7 says it is valid) guest-linear address of SDM Vol. 3C §28.2.1; the
+ *   guest state stays as before the instruction, which runs again after the VMM fixes the
+ *   mapping. A refusal during event delivery also reports the event (IDT-vectoring).
  *
  * @example
  * ```ts
@@ -53,11 +70,12 @@ export interface MmuMemoryOptions {
  * cpu.syncPaging();
  * ```
  */
-export class MmuMemory implements CpuMemory {
+export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   /** The MMU translating linear addresses. */
-  readonly mmu: Mmu;
+  readonly mmu: T;
   private readonly mem: GuestMemory;
   private readonly flags: (() => number) | undefined;
+  private readonly stage2: SecondStageExitRecord | undefined;
   private ac = 0;
   // A per-access-kind one-entry cache in front of the Mmu (the CPU's fast path for TLB hits):
   // slot = access flags (write, user, fetch), page = linear page number, frame = physical page
@@ -73,10 +91,11 @@ export class MmuMemory implements CpuMemory {
    * @param memory - the guest-physical memory accesses go to
    * @param options - where RFLAGS.AC comes from
    */
-  constructor(mmu: Mmu, memory: GuestMemory, options: MmuMemoryOptions = {}) {
+  constructor(mmu: T, memory: GuestMemory, options: MmuMemoryOptions = {}) {
     this.mmu = mmu;
     this.mem = memory;
     this.flags = options.rflags;
+    this.stage2 = mmu.secondStageExit ?? options.secondStageExit;
   }
 
   /**
@@ -105,7 +124,7 @@ export class MmuMemory implements CpuMemory {
     }
     const outcome = this.mmu.translate(Math.floor(linear / TWO32) >>> 0, linear >>> 0, access);
     if (outcome === WalkOutcome.OK) {
-      const physical = this.mmu.result.physical;
+      const physical = this.mmu.result.hostPhysical;
       if ((access & ACCESS_IMPLICIT) === 0) {
         this.microPage[slot] = page;
         this.microFrame[slot] = physical - (linear - page * PAGE);
@@ -119,6 +138,9 @@ export class MmuMemory implements CpuMemory {
         throw new CpuFault(Vector.GP, 0);
       case WalkOutcome.STACK_FAULT:
         throw new CpuFault(Vector.SS, 0);
+      case WalkOutcome.SECOND_STAGE_FAULT:
+        if (this.stage2 !== undefined) throw eptExit(this.stage2);
+        throw new CpuFault(Vector.MC);
       default:
         throw new CpuFault(Vector.MC);
     }
@@ -245,6 +267,24 @@ export class MmuMemory implements CpuMemory {
     this.flush();
     this.mmu.invpcid(type, pcid, Math.floor(linear / TWO32) >>> 0, linear >>> 0);
   }
+}
+
+// SDM Vol. 3C §28.2.1: an EPT violation reports its qualification (Table 28-7), the
+// guest-physical address and, when bit 7 says so, the guest-linear address; an EPT
+// misconfiguration only the guest-physical address.
+function eptExit(record: SecondStageExitRecord): VmExit {
+  const violation = record.outcome !== 2;
+  const linearValid = violation && (record.qualification & 0x80) !== 0;
+  return new VmExit(
+    exitInformation({
+      exitReason: violation ? BasicExitReason.EPT_VIOLATION : BasicExitReason.EPT_MISCONFIGURATION,
+      exitQualification: violation ? BigInt(record.qualification >>> 0) : 0n,
+      guestPhysicalAddress: record.guestPhysical,
+      guestLinearAddress: linearValid
+        ? (BigInt(record.linearHi >>> 0) << 32n) | BigInt(record.linearLo >>> 0)
+        : 0n,
+    }),
+  );
 }
 
 function machineCheck(e: unknown): unknown {

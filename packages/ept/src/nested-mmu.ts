@@ -24,6 +24,7 @@ import { EPT } from './constants.js';
 import { Ept, type EptCacheConfig } from './ept.js';
 import { checkEptp, decodeEptp } from './eptp.js';
 import { EptError } from './errors.js';
+import type { EptExit } from './exit.js';
 import { NestedStats } from './nested-stats.js';
 import { REF_GUEST, REF_WRITE } from './reference-log.js';
 
@@ -284,6 +285,92 @@ export class NestedMmu {
       return this.sameVpid(ctx) && (global || p === pcid);
     });
     this.invalidatePsc((ctx, p) => this.sameVpid(ctx) && p === pcid);
+  }
+
+  /**
+   * Guest MOV to CR0 (the CPU seam's name for {@link NestedMmu.setRegisters} with `cr0`).
+   *
+   * @param value - the new CR0
+   * @returns `WalkOutcome.OK` or the PDPTE-load failure
+   */
+  movToCr0(value: number): number {
+    return this.setRegisters({ cr0: value });
+  }
+
+  /**
+   * Guest MOV to CR4 (the CPU seam's name for {@link NestedMmu.setRegisters} with `cr4`).
+   *
+   * @param value - the new CR4
+   * @returns `WalkOutcome.OK` or the PDPTE-load failure
+   */
+  movToCr4(value: number): number {
+    return this.setRegisters({ cr4: value });
+  }
+
+  /**
+   * Guest WRMSR to IA32_EFER (the CPU seam's name for {@link NestedMmu.setRegisters} with
+   * `efer`).
+   *
+   * @param value - the new EFER
+   */
+  writeEfer(value: number): void {
+    this.setRegisters({ efer: value });
+  }
+
+  /**
+   * The guest's RFLAGS changed (AC matters to SMAP); no translation is invalidated.
+   *
+   * @param value - RFLAGS
+   */
+  setRflags(value: number): void {
+    this.state.setRflags(value);
+  }
+
+  /**
+   * Guest INVPCID (SDM Vol. 2A INVPCID, Vol. 3A §4.10.4.1, for the current VPID and every
+   * EP4TA as §29.4.3.1 extends it to combined mappings). Type 0: the non-global combined
+   * mappings of one page for one PCID; 1: all non-global ones of one PCID; 2: every one,
+   * global included; 3: every one but global ones. Each also drops the combined
+   * paging-structure-cache entries of the PCIDs concerned.
+   *
+   * @param type - 0..3
+   * @param pcid - the descriptor's PCID
+   * @param linearHi - bits 63:32 of the descriptor's address (type 0)
+   * @param linearLo - bits 31:0 (type 0)
+   * @returns `WalkOutcome.OK`, or `WalkOutcome.GENERAL_PROTECTION` for a type above 3 or a PCID
+   *   above 0xfff
+   */
+  invpcid(type: number, pcid: number, linearHi = 0, linearLo = 0): number {
+    if (!Number.isInteger(type) || type < 0 || type > 3) return WalkOutcome.GENERAL_PROTECTION;
+    if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) return WalkOutcome.GENERAL_PROTECTION;
+    const own = (ctx: number) => this.sameVpid(ctx);
+    switch (type) {
+      case 0:
+        this.invalidatePage(linearHi >>> 0, linearLo >>> 0, (ctx, p) => own(ctx) && p === pcid);
+        this.invalidatePsc((ctx, p) => own(ctx) && p === pcid);
+        break;
+      case 1:
+        this.invalidateWhere((ctx, p) => own(ctx) && p === pcid, true);
+        break;
+      case 2:
+        this.invalidateWhere((ctx) => own(ctx), true);
+        break;
+      default:
+        this.invalidateWhere((ctx, _p, global) => own(ctx) && !global, true);
+        break;
+    }
+    return WalkOutcome.OK;
+  }
+
+  /**
+   * The record of the last EPT-induced exit (the {@link Ept}'s {@link EptExit}): what a CPU
+   * reads after `translate` returns `SECOND_STAGE_FAULT` to build the EPT-violation or
+   * EPT-misconfiguration VM exit.
+   *
+   * @returns the EPT exit record
+   */
+  get secondStageExit(): EptExit {
+    return this.ept.exit;
   }
 
   /**
