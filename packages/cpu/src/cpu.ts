@@ -990,6 +990,7 @@ export class Cpu {
    */
   private stepOne(): StopReason | undefined {
     const trap = (this.flags & RFLAGS.TF) !== 0;
+    const shadow = this.interruptShadow;
     this.interruptShadow = false;
     const left = this.remaining;
     const budget = this.runBudget;
@@ -998,6 +999,11 @@ export class Cpu {
     this.remaining = 1;
     try {
       this.fetchBlock().run(this);
+    } catch (e) {
+      // An instruction that exits has not executed: the STI/MOV SS blocking it was under
+      // still holds when the VMM resumes it (SDM Vol. 3C §28.3.1.5, interruptibility state).
+      if (e instanceof VmExit) this.interruptShadow = shadow;
+      throw e;
     } finally {
       this.remaining = left - (1 - this.remaining);
       this.runBudget = budget;

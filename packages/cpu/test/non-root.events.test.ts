@@ -49,6 +49,15 @@ describe('interrupt-window exiting', () => {
     expect(s.cpu.instructions).toBe(3);
   });
 
+  it('an instruction in the STI shadow that exits keeps the shadow for its resumption', () => {
+    const s = system([0xfb, 0x0f, 0xa2, 0x90, 0x90]); // sti; cpuid; nop; nop
+    s.cpu.rflags = BigInt(RFLAGS.FIXED1);
+    s.cpu.vmEntry({ ...NONE, primary: Primary.INTERRUPT_WINDOW_EXITING });
+    expect(s.cpu.run(10)).toEqual(exitStop({ exitReason: 10, instructionLength: 2 }));
+    expect(s.cpu.interruptShadow).toBe(true);
+    expect(s.cpu.interruptible).toBe(false);
+  });
+
   it('exits at once when the window is already open; never without the control', () => {
     const s = system(NOPS);
     s.cpu.rflags = BigInt(RFLAGS.FIXED1 | RFLAGS.IF);
