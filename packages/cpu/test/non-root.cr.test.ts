@@ -196,3 +196,46 @@ describe('RDTSC exiting', () => {
     expect(u.cpu.rip).toBe(BigInt(handlerOf(Vector.UD) + 1));
   });
 });
+
+describe('INVPCID in non-root operation', () => {
+  // invpcid rax, [rbx + 8]; hlt
+  const INVPCID = [0x66, 0x0f, 0x38, 0x82, 0x43, 0x08, HLT];
+  const enabled = {
+    ...NONE,
+    primary: Primary.ACTIVATE_SECONDARY_CONTROLS,
+    secondary: Secondary.ENABLE_INVPCID,
+  };
+
+  it('is #UD without "enable INVPCID"', () => {
+    const s = system(INVPCID);
+    s.cpu.vmEntry({ ...NONE, primary: Primary.INVLPG_EXITING });
+    expect(s.cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(Vector.UD) + 1));
+  });
+
+  it('exits with reason 58 under INVLPG exiting: displacement, operand information', () => {
+    const s = system(INVPCID);
+    s.cpu.setReg('rax', 2n);
+    s.cpu.setReg('rbx', 0x8000n);
+    s.cpu.vmEntry({ ...enabled, primary: enabled.primary | Primary.INVLPG_EXITING });
+    // §28.2.5: address size 64 (2 << 7), DS (3 << 15), no index (bit 22), base RBX (3 << 23),
+    // Reg2 RAX (0 << 28)
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({
+        exitReason: 58,
+        exitQualification: 8n,
+        instructionLength: 6,
+        instructionInformation: 0x01c1_8100,
+      }),
+    );
+  });
+
+  it('executes with "enable INVPCID" and no INVLPG exiting', () => {
+    const s = system(INVPCID);
+    s.cpu.setReg('rax', 2n);
+    s.cpu.setReg('rbx', 0x8000n);
+    s.cpu.vmEntry(enabled);
+    expect(s.cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE + 7));
+  });
+});

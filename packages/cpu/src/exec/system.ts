@@ -2,17 +2,20 @@
 // LTR, SWAPGS, INVLPG and INVPCID (SDM Vol. 2 pages of each; control-register rules from
 // SDM Vol. 3A §2.5).
 import {
+  AddressSize,
   BasicExitReason,
   CrAccessType,
   controlRegisterAfterWrite,
   encodeCrAccessQualification,
+  encodeInvalidationInfo,
   guestReadsControlRegister,
   movToControlRegisterCausesExit,
   movToCr3CausesExit,
+  SegmentRegister,
 } from '@vmkit/vmx';
 import { CR0, CR4, EFER, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
-import type { Instr } from '../decoder/instr.js';
+import { type Instr, RIP_BASE, Seg } from '../decoder/instr.js';
 import { CpuFault, undefinedOpcode } from '../fault.js';
 import { linearPlus, sysRead32, sysWrite32, toCanonical } from '../system/access.js';
 import { attributes } from '../system/descriptors.js';
@@ -311,6 +314,31 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
   cpu.memory.invlpg?.(la);
 }
 
+// The instruction information of INVPCID (SDM Vol. 3C §28.2.5): the memory operand's scale,
+// address size, segment (SS for an RSP/RBP base, as 64-bit mode defaults it), index and base
+// registers, and the register holding the type (Reg2).
+function invalidationInfo(ins: Instr): number {
+  const seg =
+    ins.seg === Seg.FS
+      ? SegmentRegister.FS
+      : ins.seg === Seg.GS
+        ? SegmentRegister.GS
+        : ins.base === 4 || ins.base === 5
+          ? SegmentRegister.SS
+          : SegmentRegister.DS;
+  const baseValid = ins.base >= 0 && ins.base !== RIP_BASE;
+  return encodeInvalidationInfo({
+    scaling: ins.index >= 0 ? ins.scale : 0,
+    addressSize: ins.asize === 8 ? AddressSize.BITS_64 : AddressSize.BITS_32,
+    segment: seg,
+    indexRegister: ins.index >= 0 ? ins.index : 0,
+    indexInvalid: ins.index < 0,
+    baseRegister: baseValid ? ins.base : 0,
+    baseInvalid: !baseValid,
+    reg2: ins.reg,
+  });
+}
+
 /**
  * INVPCID r64, m128 (66 0F 38 82 /r): invalidation type in the register (0 individual
  * address, 1 single PCID, 2 all including globals, 3 all but globals), descriptor in memory
@@ -319,7 +347,21 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
  * 0 and 1 while CR4.PCIDE = 0.
  */
 export function invpcid(cpu: Cpu, ins: Instr): void {
+  const nr = cpu.nonRoot;
+  // SDM Vol. 3C §26.3: in non-root operation INVPCID is #UD unless "enable INVPCID" is 1.
+  if (nr !== undefined && !nr.enableInvpcid) throw undefinedOpcode();
   requireCpl0(cpu);
+  // SDM Vol. 3C §26.1.3: with "enable INVPCID", INVPCID exits when "INVLPG exiting" is 1; the
+  // qualification is the displacement (§28.2.1), the operands in the instruction information
+  // (§28.2.5).
+  if (nr?.invlpgExiting === true) {
+    throw instructionExit(
+      BasicExitReason.INVPCID,
+      ins.length,
+      BigInt.asUintN(64, BigInt(ins.disp)),
+      invalidationInfo(ins),
+    );
+  }
   const typeLo = cpu.lo[ins.reg]!;
   if (cpu.hi[ins.reg]! !== 0 || typeLo > 3) throw gp();
   const la = effectiveAddress(cpu, ins);

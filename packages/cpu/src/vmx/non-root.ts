@@ -74,6 +74,8 @@ export class NonRootState {
   readonly pauseLoopExiting: boolean;
   /** Secondary "enable RDTSCP". */
   readonly enableRdtscp: boolean;
+  /** Secondary "enable INVPCID". */
+  readonly enableInvpcid: boolean;
   /** Secondary "enable EPT". */
   readonly enableEpt: boolean;
   /** Pin-based "activate VMX-preemption timer". */
@@ -133,6 +135,7 @@ export class NonRootState {
     this.pauseLoopExiting = (secondary & Secondary.PAUSE_LOOP_EXITING) !== 0;
     this.enableRdtscp = (secondary & Secondary.ENABLE_RDTSCP) !== 0;
     this.enableEpt = (secondary & Secondary.ENABLE_EPT) !== 0;
+    this.enableInvpcid = (secondary & Secondary.ENABLE_INVPCID) !== 0;
     if (this.useIoBitmaps && controls.ioBitmaps === undefined) {
       throw new CpuError('INVALID_VALUE', '"use I/O bitmaps" needs controls.ioBitmaps');
     }
