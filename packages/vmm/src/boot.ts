@@ -103,6 +103,18 @@ export function writeBootStructures(mem: GuestPhysicalMemory, setup: BootSetup):
 const CR0_AT_ENTRY = 0x8001_0033;
 const CR4_AT_ENTRY = 0x20;
 const EFER_AT_ENTRY = 0x500;
+
+/** The paging registers at entry (boot protocol, "CPU state at entry"). */
+export const BOOT_REGISTERS = {
+  /** CR0: PG, WP, NE, ET, MP, PE. */
+  cr0: CR0_AT_ENTRY,
+  /** CR3: the boot PML4. */
+  cr3: BigInt(bootLayout.pml4),
+  /** CR4: PAE. */
+  cr4: CR4_AT_ENTRY,
+  /** EFER: LMA, LME. */
+  efer: EFER_AT_ENTRY,
+} as const;
 /** A 64-bit TSS is 104 bytes (SDM Vol. 3A §8.7, Figure 8-11): limit 0x67. */
 const TSS_LIMIT = 0x67;
 

@@ -6,8 +6,9 @@
  * - `BAD_CONFIG`: a {@link VmConfig} field is out of range (RAM size, command line, quantum).
  * - `PORT_CONFLICT`: a device was registered on I/O ports another device already owns.
  * - `BAD_RUN`: `run` was called with a bad budget, or after the guest already exited.
- * - `UNSUPPORTED`: a valid configuration this version cannot run yet (the message says which
- *   part and what it needs).
+ * - `UNSUPPORTED`: a valid configuration a build cannot run (the message says which part and
+ *   what it needs). This build runs every configuration `VmConfig` accepts; the code stays so
+ *   callers that skip such configurations keep working.
  */
 export type VmmErrorCode = 'BAD_IMAGE' | 'BAD_CONFIG' | 'PORT_CONFLICT' | 'BAD_RUN' | 'UNSUPPORTED';
 

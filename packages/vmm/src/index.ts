@@ -1,8 +1,16 @@
-export { type BootSetup, bootLayout, enterLongMode, writeBootStructures } from './boot.js';
+export {
+  BOOT_REGISTERS,
+  type BootSetup,
+  bootLayout,
+  enterLongMode,
+  writeBootStructures,
+} from './boot.js';
+export { guestControls, withInterruptWindow } from './controls.js';
 export { vmkitCpuid } from './cpuid.js';
 export { DebugExit } from './debug-exit.js';
 export { VmmError, type VmmErrorCode } from './errors.js';
 export { ExitLog, exitKindOf, type RipExits, TOP_RIPS } from './exit-log.js';
+export { HostMemory } from './host-memory.js';
 export {
   HYPERCALL_FAULT,
   HYPERCALL_INVALID,
@@ -16,6 +24,7 @@ export {
 export { checkImage, loadImage } from './loader.js';
 export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
 export { priceVcpu } from './pricing.js';
+export type { ShadowPort, ShadowWindow } from './shadow-memory.js';
 export {
   type MemoryStrategy,
   MMU_STRATEGIES,

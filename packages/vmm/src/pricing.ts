@@ -1,6 +1,6 @@
 // Simulated time of one vCPU's work, priced from the cost profile only: every figure comes from
 // @vmkit/sim's CostModel, none from this package.
-import type { CostModel } from '@vmkit/sim';
+import type { CostModel, ShadowKind } from '@vmkit/sim';
 import { exitKindOf } from './exit-log.js';
 import type { Vcpu } from './vcpu.js';
 
@@ -9,7 +9,8 @@ import type { Vcpu } from './vcpu.js';
  * simple integer class: the interpreter does not classify the instructions it retires), the
  * memory references of its page walks (each priced as a reference that misses the TLB and the
  * paging-structure caches), and, when virtualized, each VM exit (round trip plus the handler of
- * its kind; reasons without a handler kind cost the round trip) and each injected interrupt.
+ * its kind; reasons without a handler kind cost the round trip), each injected interrupt, and
+ * under shadow paging the shadow work of each fault and each guest CR3 load.
  *
  * @param model - the cost model
  * @param vcpu - the vCPU
@@ -27,5 +28,21 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number):
     cycles +=
       kind === undefined ? profile.vmexit.roundTrip.value * n : model.cost(`vmexit.${kind}`) * n;
   }
-  return cycles + model.cost('interrupt.inject') * vcpu.interrupts;
+  cycles += model.cost('interrupt.inject') * vcpu.interrupts;
+  for (let kind = 0; kind < vcpu.shadowFaults.length; kind++) {
+    const work = SHADOW_WORK[kind];
+    if (work !== undefined) cycles += model.cost(`shadow.${work}`) * vcpu.shadowFaults[kind]!;
+  }
+  return cycles + model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
 }
+
+// The cost model's shadow work by @vmkit/shadow-paging's ShadowFaultKind (index): a guest
+// fault is reflected, a missing or read-only-for-dirty-tracking entry is (re)filled, a guest
+// page-table store is emulated; an MMIO fault costs only its exit.
+const SHADOW_WORK: readonly (ShadowKind | undefined)[] = [
+  'guest-fault',
+  'fill',
+  'fill',
+  'pte-write',
+  undefined,
+];

@@ -3,9 +3,14 @@
 // hypercalls address it by guest-physical address, and everything the VMM keeps for itself
 // (EPT tables, later shadow tables) sits in a separate host range above guest RAM that no
 // guest-physical address reaches, because the second stage maps guest RAM only.
+import { MmuMemory } from '@vmkit/cpu';
 import { Ept, EptBuilder, type EptCacheConfig } from '@vmkit/ept';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
+import { ShadowMmu } from '@vmkit/shadow-paging';
+import { BOOT_REGISTERS } from './boot.js';
+import { HostMemory } from './host-memory.js';
+import { ShadowLinearMemory, type ShadowPort, type ShadowWindow } from './shadow-memory.js';
 
 /**
  * How guest memory is virtualized:
@@ -36,9 +41,13 @@ const LARGE = 0x20_0000;
 
 /** The translation machinery of one vCPU under a strategy, and its counters. */
 export interface VcpuTranslation {
-  /** The MMU the vCPU's linear accesses go through. */
+  /** The MMU hardware the vCPU's linear accesses go through (shadow tables under `spt`). */
   readonly mmu: Mmu;
-  /** Memory references made by page walks so far (guest levels plus EPT levels). */
+  /** The vCPU's linear memory (the CPU's `memory`). */
+  readonly memory: MmuMemory;
+  /** The shadow MMU of this vCPU and its linear memory (`spt` only). */
+  readonly shadow?: ShadowWindow;
+  /** Memory references made by hardware page walks so far (guest + EPT levels, or shadow). */
   walkReferences(): number;
 }
 
@@ -49,15 +58,18 @@ export interface VcpuTranslation {
 export interface MemoryStrategy {
   /** The strategy. */
   readonly kind: MmuStrategy;
-  /** Bytes of VMM-private host memory the strategy's tables use. */
-  readonly tableBytes: number;
+  /** Bytes of VMM-private host memory the strategy's tables use so far. */
+  tableBytes(): number;
+  /** The shadow MMU's counters and lock (`spt` only). */
+  readonly shadowMmu?: ShadowMmu;
   /**
-   * Creates the translation of one vCPU.
+   * Creates the translation of one vCPU (in id order).
    *
    * @param maxPhyAddr - the guest's MAXPHYADDR
-   * @returns the vCPU's MMU and counters
+   * @param rflags - the vCPU's RFLAGS (for SMAP's AC)
+   * @returns the vCPU's MMU, memory and counters
    */
-  vcpu(maxPhyAddr: number): VcpuTranslation;
+  vcpu(maxPhyAddr: number, rflags: () => number): VcpuTranslation;
 }
 
 function sumLevels(a: Float64Array, b: Float64Array): number {
@@ -66,14 +78,23 @@ function sumLevels(a: Float64Array, b: Float64Array): number {
   return n;
 }
 
+/** The VMM's range: from the first 2 MiB boundary at or above guest RAM. */
+function vmmBase(ramSize: number): number {
+  return Math.ceil(ramSize / LARGE) * LARGE;
+}
+
 /** `native`: paging's Mmu straight over guest RAM. */
 function nativeStrategy(ram: GuestPhysicalMemory): MemoryStrategy {
   return {
     kind: 'native',
-    tableBytes: 0,
-    vcpu(maxPhyAddr) {
+    tableBytes: () => 0,
+    vcpu(maxPhyAddr, rflags) {
       const mmu = new Mmu(ram, { features: { maxPhyAddr } });
-      return { mmu, walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes) };
+      return {
+        mmu,
+        memory: new MmuMemory(mmu, ram, { rflags }),
+        walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
+      };
     },
   };
 }
@@ -91,11 +112,12 @@ function eptStrategy(
   ramSize: number,
 ): MemoryStrategy {
   // Table budget: one 4 KiB table per 2 MiB mapped (PTs) plus the upper levels, with room.
-  const tableBase = Math.ceil(ramSize / LARGE) * LARGE;
+  const tableBase = vmmBase(ramSize);
   const tableSize = (Math.ceil(ramSize / LARGE) + 16) * PAGE;
-  const host = new GuestPhysicalMemory({
+  const tables = new GuestPhysicalMemory({
     ram: [{ name: 'vmm-ept', base: tableBase, size: tableSize }],
   });
+  const host = new HostMemory(ram, tables, tableBase);
   const builder = new EptBuilder(host, { tableBase, tableLimit: tableBase + tableSize });
   const large = kind === 'ept-lp' ? Math.floor(ramSize / LARGE) * LARGE : 0;
   if (large > 0) builder.map(0, 0, large, { pageSize: LARGE });
@@ -103,12 +125,14 @@ function eptStrategy(
   const eptp = builder.eptp();
   return {
     kind,
-    tableBytes: builder.tableBytes(),
-    vcpu(maxPhyAddr) {
+    tableBytes: () => builder.tableBytes(),
+    vcpu(maxPhyAddr, rflags) {
       const ept = new Ept(host, { eptp, features: { maxPhyAddr }, caches: EPT_CACHES });
-      const mmu = new Mmu(ram, { features: { maxPhyAddr }, secondStage: ept });
+      const mmu = new Mmu(host, { features: { maxPhyAddr }, secondStage: ept });
       return {
         mmu,
+        // The translated addresses are guest-physical = host-physical RAM addresses.
+        memory: new MmuMemory(mmu, ram, { rflags }),
         walkReferences: () =>
           sumLevels(mmu.stats.reads, mmu.stats.writes) +
           sumLevels(ept.stats.reads, ept.stats.writes),
@@ -118,18 +142,63 @@ function eptStrategy(
 }
 
 /**
+ * `spt`: one `ShadowMmu` (shared shadow tables, per-vCPU roots and hardware TLBs) over host
+ * memory, its tables in a VMM-private range above guest RAM; the p2m is the identity on guest
+ * RAM and nothing else. Each vCPU's CPU walks the shadow tables through its hardware Mmu.
+ */
+function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy {
+  const base = vmmBase(ramSize);
+  // Room for shadow pages: 16 MiB plus 1/16 of RAM (the shadow MMU reclaims when it runs out).
+  const size = 16 * 0x10_0000 + Math.ceil(ramSize / 16 / PAGE) * PAGE;
+  const tables = new GuestPhysicalMemory({ ram: [{ name: 'vmm-shadow', base, size }] });
+  const host = new HostMemory(ram, tables, base);
+  const ramFrames = ramSize / PAGE;
+  let shadowMmu: ShadowMmu | undefined;
+  const strategy: MemoryStrategy = {
+    kind: 'spt',
+    tableBytes: () => (shadowMmu === undefined ? 0 : shadowMmu.shadowPages() * PAGE),
+    get shadowMmu() {
+      return shadowMmu;
+    },
+    vcpu(maxPhyAddr, rflags) {
+      let port: ShadowPort;
+      if (shadowMmu === undefined) {
+        shadowMmu = new ShadowMmu(host, {
+          p2m: (gfn) => (gfn >= 0 && gfn < ramFrames ? gfn * PAGE : -1),
+          shadowMemory: { base, limit: base + size },
+          guest: { ...BOOT_REGISTERS, features: { maxPhyAddr } },
+        });
+        port = shadowMmu;
+      } else port = shadowMmu.addVcpu();
+      const owner = shadowMmu;
+      const memory = new ShadowLinearMemory(port, ram, () => owner.flushAll(), rflags);
+      const mmu = port.hardware;
+      return {
+        mmu,
+        memory,
+        shadow: memory,
+        walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
+      };
+    },
+  };
+  return strategy;
+}
+
+/**
  * Builds the host side of a memory strategy for guest RAM `ram` of `ramSize` bytes at
  * guest-physical 0.
  *
- * @param kind - the strategy (`spt` is built by the Vm's non-root path, not here)
+ * @param kind - the strategy
  * @param ram - guest RAM (guest-physical = host-physical)
  * @param ramSize - bytes of guest RAM
  * @returns the strategy
  */
 export function memoryStrategy(
-  kind: Exclude<MmuStrategy, 'spt'>,
+  kind: MmuStrategy,
   ram: GuestPhysicalMemory,
   ramSize: number,
 ): MemoryStrategy {
-  return kind === 'native' ? nativeStrategy(ram) : eptStrategy(kind, ram, ramSize);
+  if (kind === 'native') return nativeStrategy(ram);
+  if (kind === 'spt') return sptStrategy(ram, ramSize);
+  return eptStrategy(kind, ram, ramSize);
 }

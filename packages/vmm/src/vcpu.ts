@@ -1,27 +1,24 @@
 // One virtual CPU: the interpreter's Cpu behind the strategy's MMU, its local x2APIC, and the
 // counters the Vm reports per vCPU.
-import { Cpu, type CpuidFunction, MmuMemory } from '@vmkit/cpu';
-import type { GuestMemory } from '@vmkit/memory';
-import { BasicExitReason } from '@vmkit/vmx';
+import { Cpu, type CpuidFunction, type MmuMemory, type VmxControls } from '@vmkit/cpu';
+import { guestControls, withInterruptWindow } from './controls.js';
 import { ExitLog } from './exit-log.js';
-import type { VcpuTranslation } from './strategy.js';
+import type { MemoryStrategy, MmuStrategy, VcpuTranslation } from './strategy.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST, X2Apic } from './x2apic.js';
 
 /** What a {@link Vcpu} needs from its VM. */
 export interface VcpuSetup {
   /** The vCPU id (= APIC id, boot protocol). */
   readonly id: number;
-  /** Guest RAM (guest-physical = host-physical). */
-  readonly ram: GuestMemory;
-  /** The strategy's translation for this vCPU. */
-  readonly translation: VcpuTranslation;
+  /** The memory strategy (builds this vCPU's translation). */
+  readonly strategy: MemoryStrategy;
   /** The guest's MAXPHYADDR. */
   readonly maxPhyAddr: number;
   /** The CPUID the guest sees. */
   readonly cpuid: CpuidFunction;
   /** APIC timer period in instructions. */
   readonly timerQuantum: number;
-  /** Whether exits are VM exits (every strategy but `native`). */
+  /** Whether the guest runs in VMX non-root mode (every strategy but `native`). */
   readonly virtualized: boolean;
   /** Routes a fixed IPI to another vCPU's APIC; false when no such APIC id exists. */
   readonly route: (destination: number, vector: number) => boolean;
@@ -43,10 +40,22 @@ export class Vcpu {
   readonly translation: VcpuTranslation;
   /** VM exits of this vCPU (empty under `native`). */
   readonly exits = new ExitLog();
-  /** Whether exits are recorded as VM exits. */
+  /** Whether the guest runs in VMX non-root mode (every strategy but `native`). */
   readonly virtualized: boolean;
+  /** The CPUID the guest sees (served on CPUID exits, or by the CPU in root mode). */
+  readonly cpuid: CpuidFunction;
+  /** The VM-execution controls (undefined under `native`). */
+  controls: VmxControls | undefined;
+  /** An external-interrupt vector the VMM holds for injection. */
+  injecting: number | undefined;
+  /** Shadow page faults handled for this vCPU, by `ShadowFaultKind`. */
+  readonly shadowFaults = new Float64Array(5);
+  /** Guest CR3 loads the VMM served (shadow-root switches under `spt`). */
+  cr3Loads = 0;
   /** Clock units skipped while the vCPU idled in HLT. */
   idle = 0;
+  /** Guest instructions the VMM emulated after they exited (they retire for the guest). */
+  emulated = 0;
   /** Interrupts handed to the CPU. */
   interrupts = 0;
   /**
@@ -60,32 +69,56 @@ export class Vcpu {
    */
   constructor(setup: VcpuSetup) {
     this.id = setup.id;
-    this.translation = setup.translation;
     this.virtualized = setup.virtualized;
     this.apic = new X2Apic(setup.id, setup.timerQuantum, setup.route);
     const flags = { cpu: undefined as Cpu | undefined };
-    this.linear = new MmuMemory(setup.translation.mmu, setup.ram, {
-      rflags: () => flags.cpu?.flags ?? 0,
-    });
-    const cpuid = setup.cpuid;
+    this.translation = setup.strategy.vcpu(setup.maxPhyAddr, () => flags.cpu?.flags ?? 0);
+    this.linear = this.translation.memory;
+    this.cpuid = setup.cpuid;
     this.cpu = new Cpu({
       memory: this.linear,
       exceptionDelivery: 'idt',
       maxPhyAddr: setup.maxPhyAddr,
-      // CPUID always exits in VMX non-root operation (SDM Vol. 3C §26.1.2).
-      cpuid: (leaf, subleaf) => {
-        this.exit(BasicExitReason.CPUID);
-        return cpuid(leaf, subleaf);
-      },
+      cpuid: setup.cpuid,
       hostMsr: (i) => i >= X2APIC_MSR_FIRST && i <= X2APIC_MSR_LAST,
       interceptException: (vector) => setup.onException(this, vector),
     });
     flags.cpu = this.cpu;
   }
 
+  /**
+   * Enters VMX non-root operation with the strategy's controls (the CPU must be in its entry
+   * state). Nothing under `native`.
+   *
+   * @param kind - the strategy
+   */
+  enterGuest(kind: MmuStrategy): void {
+    if (!this.virtualized) return;
+    this.kind = kind;
+    this.controls = guestControls(kind, this.cpu.cr0, this.cpu.cr4);
+    this.cpu.vmEntry(this.controls);
+  }
+
+  /** Reloads the controls after the guest's CR0/CR4 changed (new read shadows). */
+  updateControls(): void {
+    if (this.kind === undefined) return;
+    this.controls = guestControls(this.kind, this.cpu.cr0, this.cpu.cr4);
+    // A vector still waiting for its window keeps waiting for it.
+    this.cpu.vmEntry(
+      this.injecting !== undefined ? withInterruptWindow(this.controls) : this.controls,
+    );
+  }
+
+  private kind: MmuStrategy | undefined;
+
+  /** Guest instructions retired: by the CPU, or emulated by the VMM after an exit. */
+  get instructions(): number {
+    return this.cpu.instructions + this.emulated;
+  }
+
   /** The vCPU's clock: instructions retired plus idle time skipped in HLT. */
   get clock(): number {
-    return this.cpu.instructions + this.idle;
+    return this.cpu.instructions + this.emulated + this.idle;
   }
 
   /**
@@ -103,7 +136,7 @@ export class Vcpu {
    * @returns whether an interrupt was handed over
    */
   deliverPending(): boolean {
-    if (this.cpu.pendingInterrupt !== undefined) return false;
+    if (this.cpu.pendingInterrupt !== undefined || this.injecting !== undefined) return false;
     const vector = this.apic.pending.shift();
     if (vector === undefined) return false;
     this.cpu.requestInterrupt(vector);

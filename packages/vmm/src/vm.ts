@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
+import { ShadowFaultKind } from '@vmkit/shadow-paging';
 import { CostModel, type CostProfile } from '@vmkit/sim';
-import { BasicExitReason } from '@vmkit/vmx';
 import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
 import { VmmError } from './errors.js';
+import { ExitHandler } from './exit-handler.js';
 import { ExitLog, type RipExits } from './exit-log.js';
 import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
@@ -159,7 +160,7 @@ interface CheckedConfig {
   command: string;
   memoryMiB: number;
   quantum: number;
-  mmu: Exclude<MmuStrategy, 'spt'>;
+  mmu: MmuStrategy;
   vcpus: number;
   vcpuQuantum: number;
 }
@@ -184,11 +185,6 @@ function checkConfig(config: VmConfig): CheckedConfig {
     throw new VmmError(
       'BAD_CONFIG',
       `mmu must be one of ${MMU_STRATEGIES.join(', ')}, got ${String(mmu)}`,
-    );
-  if (mmu === 'spt')
-    throw new VmmError(
-      'UNSUPPORTED',
-      "mmu 'spt' needs VMX non-root mode in @vmkit/cpu (CR3/INVLPG/#PF exits), not available yet",
     );
   if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > bootProtocol.maxCpus)
     throw new VmmError(
@@ -246,13 +242,13 @@ export class Vm {
   private progress: ((instructions: number) => void) | undefined;
   private nextProgress = 0;
   private readonly sink: ((text: string) => void) | undefined;
+  private readonly exitHandler: ExitHandler;
 
   /**
    * Creates the VM and boots it to the protocol's entry state (nothing runs yet).
    *
    * @param config - image, command line, RAM, timer quantum, console sink, strategy, vCPUs
-   * @throws VmmError `BAD_CONFIG` for bad options, `UNSUPPORTED` for a combination this
-   *   version cannot run, `BAD_IMAGE` for an image that cannot boot
+   * @throws VmmError `BAD_CONFIG` for bad options, `BAD_IMAGE` for an image that cannot boot
    */
   constructor(config: VmConfig = {}) {
     const { command, memoryMiB, quantum, mmu, vcpus, vcpuQuantum } = checkConfig(config);
@@ -279,13 +275,27 @@ export class Vm {
       for (const b of bytes) this.emit(b);
     });
 
+    this.exitHandler = new ExitHandler({
+      pio: this.pio,
+      hypercalls: this.hypercalls,
+      memory: this.memory,
+      maxPhyAddr: MAX_PHY_ADDR,
+      exited: () => this.debugExit.status !== undefined,
+      hypercallExit: (status) => {
+        this.hypercallExit = status;
+      },
+      count: (kind) => {
+        this.exitCounts[kind]++;
+      },
+      halt: (vcpu) => this.halt(vcpu),
+      serve: (vcpu, stop) => this.serve(vcpu, stop) as 'exit' | 'triple-fault' | undefined,
+    });
     this.strategy = memoryStrategy(mmu, this.memory, ramSize);
     const list: Vcpu[] = [];
     for (let id = 0; id < vcpus; id++) {
       const vcpu = new Vcpu({
         id,
-        ram: this.memory,
-        translation: this.strategy.vcpu(MAX_PHY_ADDR),
+        strategy: this.strategy,
         maxPhyAddr: MAX_PHY_ADDR,
         cpuid: vmkitCpuid(MAX_PHY_ADDR, id),
         timerQuantum: quantum,
@@ -305,6 +315,7 @@ export class Vm {
         },
       });
       enterLongMode(vcpu.cpu, image.entry, bootInfo + bootProtocol.bootInfoSize * id);
+      vcpu.enterGuest(mmu);
       list.push(vcpu);
     }
     this.vcpus = list;
@@ -325,7 +336,7 @@ export class Vm {
   /** Instructions retired by all vCPUs. */
   get instructions(): number {
     let n = 0;
-    for (const v of this.vcpus) n += v.cpu.instructions;
+    for (const v of this.vcpus) n += v.instructions;
     return n;
   }
 
@@ -404,7 +415,7 @@ export class Vm {
       const total = this.instructions;
       if (total >= limit) return 'budget';
       vcpu.apic.advance(vcpu.clock);
-      if (vcpu.deliverPending()) vcpu.exit(BasicExitReason.EXTERNAL_INTERRUPT);
+      vcpu.deliverPending();
       if (vcpu.state === 'halted' && cpu.pendingInterrupt !== undefined) vcpu.state = 'running';
       if (vcpu.state !== 'running') {
         let until = roundEnd;
@@ -444,7 +455,7 @@ export class Vm {
       interrupts += v.interrupts;
       perVcpu.push({
         id: v.id,
-        instructions: v.cpu.instructions,
+        instructions: v.instructions,
         exits: v.exits.total,
         simulatedCycles: priceVcpu(this.costs, v, walks),
       });
@@ -462,7 +473,7 @@ export class Vm {
       vcpus: vcpus.length,
       exitsByReason: ExitLog.byName(logs),
       exitsByRip: ExitLog.topRips(logs),
-      shadowFaults: {},
+      shadowFaults: this.shadowFaultsByKind(),
       walkReferences,
       tlb: { hits, misses },
       simulatedCycles,
@@ -471,13 +482,24 @@ export class Vm {
     };
   }
 
+  /** Shadow faults of all vCPUs by kind name (`spt` only). */
+  private shadowFaultsByKind(): Record<string, number> {
+    if (this.strategy.kind !== 'spt') return {};
+    const out: Record<string, number> = {};
+    for (const [name, kind] of Object.entries(ShadowFaultKind)) {
+      let n = 0;
+      for (const v of this.vcpus) n += v.shadowFaults[kind]!;
+      out[name.toLowerCase().replace(/_/g, '-')] = n;
+    }
+    return out;
+  }
+
   /** Serves one stop of a vCPU; returns how the run ends, or undefined to go on. */
   private serve(vcpu: Vcpu, stop: Exclude<StopReason, { kind: 'budget' }>): VmEnd | undefined {
     const cpu = vcpu.cpu;
     switch (stop.kind) {
       case 'io':
         this.exitCounts.io++;
-        vcpu.exit(BasicExitReason.IO_INSTRUCTION);
         if (stop.direction === 'in') {
           cpu.completeIn(this.pio.read(stop.port, stop.size as PortSize));
           return undefined;
@@ -486,24 +508,18 @@ export class Vm {
         return this.debugExit.status !== undefined ? 'exit' : undefined;
       case 'msr':
         this.exitCounts.msr++;
-        if (stop.direction === 'read') {
-          vcpu.exit(BasicExitReason.RDMSR);
-          cpu.completeRdmsr(vcpu.apic.readMsr(stop.index, vcpu.clock));
-        } else {
-          vcpu.exit(BasicExitReason.WRMSR);
-          vcpu.apic.writeMsr(stop.index, stop.value ?? 0n, vcpu.clock);
-        }
+        if (stop.direction === 'read') cpu.completeRdmsr(vcpu.apic.readMsr(stop.index, vcpu.clock));
+        else vcpu.apic.writeMsr(stop.index, stop.value ?? 0n, vcpu.clock);
         return undefined;
       case 'hlt':
         this.exitCounts.hlt++;
-        vcpu.exit(BasicExitReason.HLT);
         return this.halt(vcpu);
       case 'triple-fault':
         return 'triple-fault';
       case 'exception':
         return this.serveException(vcpu, stop.vector, stop.errorCode, stop.address);
-      default:
-        throw new VmmError('BAD_RUN', `unexpected CPU stop ${stop.kind}`);
+      case 'vm-exit':
+        return this.exitHandler.handle(vcpu, stop.info);
     }
   }
 
@@ -517,7 +533,6 @@ export class Vm {
     const cpu = vcpu.cpu;
     if (vector === UD && cpu.cpl === 0 && this.atVmcall(vcpu)) {
       this.exitCounts.vmcall++;
-      vcpu.exit(BasicExitReason.VMCALL);
       const outcome = this.hypercalls.call(cpu.getReg('rax'), {
         args: [cpu.getReg('rdi'), cpu.getReg('rsi'), cpu.getReg('rdx'), cpu.getReg('r10')],
         memory: this.memory,
