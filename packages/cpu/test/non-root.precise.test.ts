@@ -7,15 +7,16 @@
 import {
   decodeCrAccessQualification,
   decodeIoQualification,
+  InterruptionType,
   IoBitmaps,
   MsrBitmap,
   PrimaryProcessorControls as Primary,
 } from '@vmkit/vmx';
-import { MSR } from '@vmkit/x86';
+import { MSR, Vector } from '@vmkit/x86';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { type Cpu, defaultCpuid, GPR_NAMES } from '../src/index.js';
-import { system } from './support/system.js';
+import { type Cpu, defaultCpuid, GPR_NAMES, type VmxControls } from '../src/index.js';
+import { handlerOf, RSP0, type System, system } from './support/system.js';
 import { NONE } from './support/vmx.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
@@ -42,6 +43,8 @@ const piece = fc.oneof(
     .constantFrom(0x5000, 0x6000, 0x7000)
     .map((v) => [0xb8, ...le32(v), 0x0f, 0x22, 0xd8]), // mov eax, v; mov cr3, rax
   fc.constant([0x0f, 0x20, 0xdf]), // mov rdi, cr3
+  fc.constant([0x0f, 0x01, 0x3e]), // invlpg [rsi]
+  fc.constant([0xcc]), // int3 (its handler is IRETQ)
 );
 
 const controls = fc.record({
@@ -54,7 +57,9 @@ const controls = fc.record({
     Primary.USE_IO_BITMAPS,
     Primary.USE_MSR_BITMAPS,
     Primary.PAUSE_EXITING,
+    Primary.INVLPG_EXITING,
   ]),
+  breakpoints: fc.boolean(),
   ports: fc.subarray(PORTS),
   msrs: fc.subarray(MSRS),
   targets: fc.subarray([0x5000n, 0x7000n]),
@@ -71,6 +76,7 @@ interface Outcome {
   lstar: bigint;
   io: string[];
   steps: number;
+  stack: number[];
 }
 
 function finish(cpu: Cpu, io: string[], steps: number): Outcome {
@@ -83,6 +89,8 @@ function finish(cpu: Cpu, io: string[], steps: number): Outcome {
     lstar: cpu.lstar,
     io,
     steps,
+    // The words below the initial stack, where INT3 frames are pushed.
+    stack: [...new Array(12)].map((_, k) => cpu.memory.read32(RSP0 - 0x1000 - 48 + 4 * k, 0)),
   };
 }
 
@@ -95,8 +103,14 @@ function setLow(cpu: Cpu, size: number, value: number): void {
   }
 }
 
+// The #BP handler returns at once (IRETQ), so INT3 is a round trip through the guest IDT.
+function withIretHandler(s: System): System {
+  s.mem.writeBytes(handlerOf(Vector.BP), Uint8Array.from([0x48, 0xcf]));
+  return s;
+}
+
 function runRoot(code: number[]): Outcome {
-  const { cpu } = system(code);
+  const { cpu } = withIretHandler(system(code));
   const io: string[] = [];
   for (;;) {
     const stop = cpu.run(1000);
@@ -110,18 +124,14 @@ function runRoot(code: number[]): Outcome {
 function runNonRoot(code: number[], c: Controls): Outcome {
   let emulated = 0;
   // Time counts the instructions the VMM emulated too, as the root run retired them.
-  const { cpu } = system(code, 0, { tsc: (retired) => BigInt(retired + emulated) });
+  const { cpu } = withIretHandler(
+    system(code, 0, { tsc: (retired) => BigInt(retired + emulated) }),
+  );
   const ioBitmaps = new IoBitmaps();
   for (const p of c.ports) ioBitmaps.trap(p);
   const msrBitmap = new MsrBitmap();
   for (const m of c.msrs) msrBitmap.intercept(m);
-  cpu.vmEntry({
-    ...NONE,
-    primary: c.primary.reduce((a, b) => a | b, 0),
-    ioBitmaps,
-    msrBitmap,
-    cr3Targets: c.targets,
-  });
+  cpu.vmEntry(controlsOf(c, ioBitmaps, msrBitmap));
   const io: string[] = [];
   for (;;) {
     const stop = cpu.run(1000);
@@ -174,7 +184,21 @@ function runNonRoot(code: number[], c: Controls): Outcome {
         break;
       }
       case 40:
+      case 14:
         break;
+      case 0: {
+        // INT3 intercepted: the VMM re-injects it as the software exception it was (§27.6),
+        // which delivers it with RIP after the instruction, as INT3 itself would have.
+        expect(stop.info.interruptionInfo).toBe(0x8000_0603);
+        emulated++;
+        const nested = cpu.vmEntry(controlsOf(c, ioBitmaps, msrBitmap), {
+          type: InterruptionType.SOFTWARE_EXCEPTION,
+          vector: Vector.BP,
+          instructionLength,
+        });
+        expect(nested).toBeUndefined();
+        continue;
+      }
       case 28: {
         const q = decodeCrAccessQualification(exitQualification);
         const reg = GPR_NAMES[q.generalPurposeRegister]!;
@@ -190,7 +214,24 @@ function runNonRoot(code: number[], c: Controls): Outcome {
   }
 }
 
-type Controls = { primary: number[]; ports: number[]; msrs: number[]; targets: bigint[] };
+type Controls = {
+  primary: number[];
+  ports: number[];
+  msrs: number[];
+  targets: bigint[];
+  breakpoints: boolean;
+};
+
+function controlsOf(c: Controls, ioBitmaps: IoBitmaps, msrBitmap: MsrBitmap): VmxControls {
+  return {
+    ...NONE,
+    primary: c.primary.reduce((a, b) => a | b, 0),
+    exceptionBitmap: c.breakpoints ? 1 << Vector.BP : 0,
+    ioBitmaps,
+    msrBitmap,
+    cr3Targets: c.targets,
+  };
+}
 
 it('an exited-and-emulated run ends in the root-mode state', () => {
   fc.assert(
