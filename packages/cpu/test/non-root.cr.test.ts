@@ -163,6 +163,22 @@ describe('INVLPG exiting', () => {
   });
 });
 
+describe('INVLPG exiting with a non-canonical operand', () => {
+  it('still exits, with the operand as qualification (as a NOP it would do nothing)', () => {
+    const code = [0x0f, 0x01, 0x38, HLT]; // invlpg [rax]
+    const s = system(code);
+    s.cpu.setReg('rax', 0x8000_0000_0000n);
+    s.cpu.vmEntry({ ...NONE, primary: Primary.INVLPG_EXITING });
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({ exitReason: 14, exitQualification: 0x8000_0000_0000n, instructionLength: 3 }),
+    );
+    const t = system(code);
+    t.cpu.setReg('rax', 0x8000_0000_0000n);
+    t.cpu.vmEntry(NONE);
+    expect(t.cpu.run(10)).toEqual({ kind: 'hlt' });
+  });
+});
+
 describe('RDTSC exiting', () => {
   const RDTSC = [0x0f, 0x31, HLT];
   const RDTSCP = [0x0f, 0x01, 0xf9, HLT];

@@ -11,6 +11,7 @@ import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import { InterruptionType } from '@vmkit/vmx';
 import { CR0, CR4, EFER } from '@vmkit/x86';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Cpu, MmuMemory } from '../src/index.js';
 import { exitStop, NONE } from './support/vmx.js';
@@ -198,5 +199,41 @@ describe('EPT misconfigurations (basic exit reason 49)', () => {
     s.cpu.vmEntry(NONE);
     expect(s.cpu.run(100)).toEqual(exitStop({ exitReason: 49, guestPhysicalAddress: HOLE + 0x40 }));
     expect(s.cpu.rip).toBe(BigInt(CODE));
+  });
+});
+
+describe('EPT exits for random accesses', () => {
+  it('exit exactly for accesses to an unmapped page, with its GPA and the access kind', () => {
+    fc.assert(
+      fc.property(
+        // a page of the first 2 MiB above the guest's tables, IDT and code
+        fc.integer({ min: 0x20, max: 0x1ff }),
+        fc.integer({ min: 0, max: 0xffc }),
+        fc.boolean(),
+        fc.boolean(),
+        (page, offset, write, unmap) => {
+          const s = setup();
+          const gpa = page * 0x1000 + offset;
+          // mov [gpa], eax or mov eax, [gpa]; hlt
+          s.load([write ? 0x89 : 0x8b, 0x04, 0x25, ...abs32(gpa), 0xf4]);
+          if (unmap) s.b.map(page * 0x1000, HOST + page * 0x1000, 0x1000, { rights: 0 });
+          s.cpu.vmEntry(NONE);
+          const stop = s.cpu.run(10);
+          if (unmap || page * 0x1000 === HOLE) {
+            expect(stop).toEqual(
+              exitStop({
+                exitReason: 48,
+                exitQualification: write ? 0x582n : 0x581n,
+                guestPhysicalAddress: gpa,
+                guestLinearAddress: BigInt(gpa),
+              }),
+            );
+          } else {
+            expect(stop).toEqual({ kind: 'hlt' });
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });

@@ -292,6 +292,20 @@ export function swapgs(cpu: Cpu, _ins: Instr): void {
   cpu.kernelGsBaseHi = hi;
 }
 
+// The memory operand's address without the canonical check, modulo 2^64 (2^32 with 67h) plus
+// the FS/GS base: the INVLPG exit qualification for an operand that is not canonical.
+function operandAddress(cpu: Cpu, ins: Instr): bigint {
+  const reg = (r: number): bigint => u64(cpu.lo[r]!, cpu.hi[r]!);
+  let a = BigInt(ins.disp);
+  if (ins.base === RIP_BASE) a += BigInt(cpu.ripLinear + ins.length);
+  else if (ins.base >= 0) a += reg(ins.base);
+  if (ins.index >= 0) a += reg(ins.index) << BigInt(ins.scale);
+  a = ins.asize === 4 ? BigInt.asUintN(32, a) : a;
+  if (ins.seg === Seg.FS) a += u64(cpu.fsBaseLo, cpu.fsBaseHi);
+  else if (ins.seg === Seg.GS) a += u64(cpu.gsBaseLo, cpu.gsBaseHi);
+  return BigInt.asUintN(64, a);
+}
+
 /**
  * INVLPG m (0F 01 /7): drops the translation of the page holding the operand's linear
  * address (and the CPU's cached code); a non-canonical address makes it a NOP. CPL 0 only.
@@ -302,8 +316,13 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
   try {
     la = effectiveAddress(cpu, ins);
   } catch (e) {
-    if (e instanceof CpuFault) return;
-    throw e;
+    if (!(e instanceof CpuFault)) throw e;
+    // A non-canonical operand makes INVLPG a NOP, but the exit still happens, with the
+    // operand as it was computed.
+    if (cpu.nonRoot?.invlpgExiting === true) {
+      throw instructionExit(BasicExitReason.INVLPG, ins.length, operandAddress(cpu, ins));
+    }
+    return;
   }
   // SDM Vol. 3C §26.1.3: INVLPG exits with "INVLPG exiting"; the qualification is the linear
   // address of the operand (§28.2.1).
