@@ -86,6 +86,28 @@ describe('vmkit compare', () => {
     expect(text.texts).toEqual([]); // the console is not streamed in a comparison
   });
 
+  it('shows what shadow paging costs: exits for guest page-table writes that EPT does not have', () => {
+    const spt = capture();
+    const argv = ['compare', '--workload', 'kbuild', '--arg', 'tasks=2', '--arg', 'pages=2'];
+    expect(runCli([...argv, '--mmu', 'spt,ept', '--json'], spt)).toBe(0);
+    const [s, e] = (spt.values[0] as CompareReport).rows;
+    expect(s!.shadowFaults['page-table-write']).toBeGreaterThan(0);
+    expect(e!.shadowFaults).toEqual({});
+    expect(s!.exits).toBeGreaterThan(e!.exits);
+    expect(s!.simulatedCycles).toBeGreaterThan(e!.simulatedCycles);
+    // The guest did the same work under both.
+    expect(s!.result).toEqual(e!.result);
+    expect(s!.instructions).toBe(e!.instructions);
+    const text = capture();
+    expect(runCli([...argv, '--mmu', 'spt,ept'], text)).toBe(0);
+    const row = text.lines.find((l) => l.startsWith('  page-table-write'));
+    expect(row).toMatch(
+      new RegExp(
+        `^ {2}page-table-write\\s+${s!.shadowFaults['page-table-write']!.toLocaleString('en-US')}\\s+0$`,
+      ),
+    );
+  });
+
   it('writes an SVG that a strict XML parser accepts, with one bar per configuration and figure', () => {
     const doc = parseXml(readFileSync(svg, 'utf8'));
     const root = doc.documentElement!;

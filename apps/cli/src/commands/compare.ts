@@ -126,6 +126,9 @@ export function printCompare(report: CompareReport, json: boolean, out: Output):
   const reasons = [...new Set(rows.flatMap((r) => Object.keys(r.exitsByReason)))].sort(
     (a, b) => most(b) - most(a) || (a < b ? -1 : 1),
   );
+  const kinds = [...new Set(rows.flatMap((r) => Object.keys(r.shadowFaults)))].filter((k) =>
+    rows.some((r) => (r.shadowFaults[k] ?? 0) > 0),
+  );
   const shadowFaults = (r: CompareRow) => Object.values(r.shadowFaults).reduce((a, b) => a + b, 0);
   const cells: string[][] = [
     ['', ...rows.map(configName)],
@@ -137,6 +140,7 @@ export function printCompare(report: CompareReport, json: boolean, out: Output):
     against((r) => r.exits),
     ...reasons.map((k) => line(`  ${k}`, (r) => count(r.exitsByReason[k] ?? 0))),
     line('shadow faults', (r) => count(shadowFaults(r))),
+    ...kinds.map((k) => line(`  ${k}`, (r) => count(r.shadowFaults[k] ?? 0))),
     line('page-walk references', (r) => count(r.walkReferences)),
     against((r) => r.walkReferences),
     line('TLB misses', (r) => count(r.tlb.misses)),
