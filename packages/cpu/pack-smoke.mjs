@@ -15,3 +15,10 @@ cpu.rip = 0x1000n;
 assert.deepEqual(cpu.run(1000), { kind: 'hlt' });
 assert.equal(cpu.getReg('rax'), 55n);
 assert.equal(decode((i) => [0x48, 0x01, 0xd8][i]).mnemonic, 'Add');
+
+// VMX non-root operation: HLT exiting turns the same HLT into a VM exit (basic reason 12).
+cpu.rip = 0x1000n;
+cpu.vmEntry({ pinBased: 0, primary: 1 << 7, secondary: 0, exceptionBitmap: 0 });
+const stop = cpu.run(1000);
+assert.equal(stop.kind, 'vm-exit');
+assert.equal(stop.info.exitReason, 12);
