@@ -93,6 +93,20 @@ describe('vmkit run', () => {
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);
   });
 
+  it('runs several vCPUs and reports each, the busiest setting the simulated time', () => {
+    const out = capture();
+    expect(runCli(['run', '--workload', 'hello', '--vcpus', '2', '--mmu', 'spt'], out)).toBe(0);
+    expect(out.texts.join('')).toMatch(/on vCPU \d of 2/);
+    const text = out.lines.join('\n');
+    expect(text).toContain('mmu spt, 2 vCPUs, 128 MiB');
+    expect(text).toMatch(/^vCPU\s+instructions\s+exits\s+simulated cycles$/m);
+    const r = runJson(['run', '--workload', 'hello', '--vcpus', '2', '--mmu', 'spt']);
+    expect(r.perVcpu.map((v) => v.id)).toEqual([0, 1]);
+    expect(r.perVcpu.reduce((a, v) => a + v.instructions, 0)).toBe(r.instructions);
+    expect(r.perVcpu.reduce((a, v) => a + v.exits, 0)).toBe(r.exits);
+    expect(r.simulatedCycles).toBe(Math.max(...r.perVcpu.map((v) => v.simulatedCycles)));
+  });
+
   it('passes --arg to the program and --memory to the Vm', () => {
     const r = runJson([
       'run',
