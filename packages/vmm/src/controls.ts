@@ -1,6 +1,11 @@
 // The VM-execution controls the VMM runs a guest with, per memory strategy (SDM Vol. 3C §25.6).
 import type { VmxControls } from '@vmkit/cpu';
-import { MsrBitmap, PinBasedControls, PrimaryProcessorControls } from '@vmkit/vmx';
+import {
+  MsrBitmap,
+  PinBasedControls,
+  PrimaryProcessorControls,
+  SecondaryProcessorControls,
+} from '@vmkit/vmx';
 import type { MmuStrategy } from './strategy.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from './x2apic.js';
 
@@ -31,7 +36,8 @@ const X2APIC_BITMAP = x2apicBitmap();
  *
  * `spt` adds what shadow paging must see (seed 003 §II.A): CR3-load and CR3-store exiting
  * (the CPU's CR3 points at the shadow root, the guest's value lives in the VMM), CR0/CR4
- * guest/host masks on the paging bits, INVLPG exiting, and #PF in the exception bitmap.
+ * guest/host masks on the paging bits, INVLPG exiting (which makes INVPCID exit too), and #PF
+ * in the exception bitmap.
  *
  * @param kind - the strategy (not `native`, which runs in root mode)
  * @param cr0 - the guest's CR0 (read shadow)
@@ -41,10 +47,12 @@ const X2APIC_BITMAP = x2apicBitmap();
 export function guestControls(kind: MmuStrategy, cr0: number, cr4: number): VmxControls {
   const base = {
     pinBased: PinBasedControls.EXTERNAL_INTERRUPT_EXITING,
-    secondary: 0,
+    // The guest's CPUID reports RDTSCP and INVPCID; without these they would be #UD (§26.3).
+    secondary: SecondaryProcessorControls.ENABLE_RDTSCP | SecondaryProcessorControls.ENABLE_INVPCID,
     msrBitmap: X2APIC_BITMAP,
   };
   const primary =
+    PrimaryProcessorControls.ACTIVATE_SECONDARY_CONTROLS |
     PrimaryProcessorControls.HLT_EXITING |
     PrimaryProcessorControls.UNCONDITIONAL_IO_EXITING |
     PrimaryProcessorControls.USE_MSR_BITMAPS;

@@ -33,6 +33,7 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number):
     const work = SHADOW_WORK[kind];
     if (work !== undefined) cycles += model.cost(`shadow.${work}`) * vcpu.shadowFaults[kind]!;
   }
+  cycles += model.cost('shadow.fill') * vcpu.prefills;
   return cycles + model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
 }
 

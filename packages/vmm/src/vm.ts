@@ -543,6 +543,8 @@ export class Vm {
       }
       cpu.setReg('rax', BigInt.asUintN(64, outcome.result));
       cpu.rip = cpu.rip + BigInt(VMCALL.length);
+      // The VMCALL completed: it retires for the guest, as under the VMX strategies.
+      vcpu.emulated++;
       return undefined;
     }
     // The guest sees the exception as if nothing had intercepted it (a VMCALL at CPL 3 is #UD,

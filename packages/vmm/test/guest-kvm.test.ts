@@ -4,27 +4,29 @@
 // documents (test/support/normalize.ts lists them).
 import { kvmUsability, parseResults, runOnKvm } from '@vmkit/guest';
 import { describe, expect, it } from 'vitest';
-import { Vm } from '../src/index.js';
+import { type MmuStrategy, Vm } from '../src/index.js';
 import { normalize } from './support/normalize.js';
 
 const kvm = kvmUsability();
 if (!kvm.usable) console.log(`vmm guest test: KVM comparison skipped: ${kvm.reason}`);
 
 describe('the guest kernel under the Vm', () => {
-  const programs: [string, number][] = [
-    ['hello', 0],
-    ['syscalls', 0],
-    ['faults', 0],
-    ['compute', 0],
-    ['kfault', 0x1000e],
-    ['kdoublefault', 0x10008],
-    ['memdirty', 0],
-    ['web', 0],
-    ['kbuild', 0],
+  // Each program under one memory strategy (all four covered; hello and compute run under
+  // every strategy in strategies.test.ts): the guest must not see which.
+  const programs: [string, number, MmuStrategy][] = [
+    ['hello', 0, 'native'],
+    ['syscalls', 0, 'spt'],
+    ['faults', 0, 'spt'],
+    ['compute', 0, 'ept-lp'],
+    ['kfault', 0x1000e, 'spt'],
+    ['kdoublefault', 0x10008, 'spt'],
+    ['memdirty', 0, 'ept'],
+    ['web', 0, 'ept'],
+    ['kbuild', 0, 'native'],
   ];
-  for (const [command, status] of programs) {
-    it(`${command}: exits with status 0x${status.toString(16)}${kvm.usable ? ', console as under KVM' : ''}`, async () => {
-      const r = new Vm({ command }).run({ maxInstructions: 50_000_000 });
+  for (const [command, status, mmu] of programs) {
+    it(`${command} (${mmu}): exits with status 0x${status.toString(16)}${kvm.usable ? ', console as under KVM' : ''}`, async () => {
+      const r = new Vm({ command, mmu }).run({ maxInstructions: 50_000_000 });
       expect(r.end).toBe('exit');
       expect(r.status).toBe(status);
       expect(r.console).toContain(`cmdline="${command}"`);
