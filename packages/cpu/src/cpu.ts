@@ -142,13 +142,16 @@ export interface CpuOptions {
   /**
    * What happens to an exception: `report` (the default) stops `run` with an `exception`
    * stop reason and the state of the faulting instruction; `idt` delivers it through the IDT
-   * as the processor does (SDM Vol. 3A §6.14), with #DF and triple fault.
+   * as the processor does (SDM Vol. 3A §6.14), with #DF and triple fault. In VMX non-root
+   * operation ({@link Cpu.vmEntry}) exceptions are always delivered through the IDT unless the
+   * exception bitmap turns them into VM exits.
    */
   readonly exceptionDelivery?: 'report' | 'idt';
   /**
    * With `idt` delivery, called before each exception is delivered; returning true stops
    * `run` with the `exception` stop reason instead (as a VMM's exception bitmap turns an
-   * exception into a VM exit). CR2 is not written for an intercepted #PF.
+   * exception into a VM exit). CR2 is not written for an intercepted #PF. Not consulted in VMX
+   * non-root operation, where the exception bitmap decides.
    */
   readonly interceptException?: ExceptionInterceptor;
   /**
