@@ -375,6 +375,13 @@ export class Cpu {
   runBudget = 0;
   /** Interpreter state: VMX non-root operation (undefined in root mode; see {@link Cpu.vmEntry}). */
   nonRoot: NonRootState | undefined = undefined;
+  /**
+   * Interpreter scratch: in non-root operation, the IDT-vectoring information of the INT n or
+   * INT3 being delivered (0 otherwise), for an exit its delivery causes (SDM Vol. 3C §28.2.3).
+   */
+  softwareEvent = 0;
+  /** Interpreter scratch: the instruction length of that INT n or INT3. */
+  softwareEventLength = 0;
   /** Interpreter state: the last `run` ended in a VM exit, so the next one is a VM resume. */
   private exitPending = false;
 
@@ -852,19 +859,42 @@ export class Cpu {
             return stop;
           }
         } catch (e) {
+          // An INT n or INT3 whose delivery failed: the exit reports it (SDM Vol. 3C §28.2.3)
+          // with its length (§28.2.4).
+          const event = this.softwareEvent;
+          const length = this.softwareEventLength;
+          this.softwareEvent = 0;
           if (!(e instanceof CpuFault)) {
             if (!(e instanceof VmExit)) throw e;
             // An instruction-caused exit leaves the state as before the instruction, like a
             // fault (SDM Vol. 3C §27.1, "Architectural State Before a VM Exit").
             this.flags = this.committedFlags;
-            return this.vmExitStop(e.info);
+            return this.vmExitStop(
+              event === 0
+                ? e.info
+                : { ...e.info, idtVectoringInfo: event, instructionLength: length },
+            );
           }
           // A fault leaves the instruction's architectural effects undone (SDM Vol. 3A §6.5:
           // faults report the state before the instruction); handlers write registers only
           // after their last memory access, and RFLAGS is restored here.
           this.flags = this.committedFlags;
           previous = undefined;
-          const stop = this.dispatch(e.vector, e.errorCode, e.address, 'exception');
+          const stop =
+            event === 0
+              ? this.dispatch(e.vector, e.errorCode, e.address, 'exception')
+              : this.dispatch(
+                  e.vector,
+                  e.errorCode,
+                  e.address,
+                  'exception',
+                  InterruptionType.HARDWARE_EXCEPTION,
+                  'hardware',
+                  this.ripValue,
+                  0n,
+                  event,
+                  length,
+                );
           if (stop !== undefined) return stop;
         }
       }
@@ -899,6 +929,8 @@ export class Cpu {
     source: EventSource = 'hardware',
     returnRip: number = this.ripValue,
     qualification = 0n,
+    softwareEvent = 0,
+    softwareLength = 0,
   ): StopReason | undefined {
     let v = vector;
     let code = errorCode;
@@ -908,9 +940,11 @@ export class Cpu {
     let isException = kind !== 'interrupt';
     // An injected event is delivered as it is; exceptions its delivery raises are not.
     let intercept = kind !== 'injected';
-    // The event whose delivery raised the current exception (IDT-vectoring information).
-    let vectoring = 0;
+    // The event whose delivery raised the current exception (IDT-vectoring information), and
+    // its instruction length when it is a software interrupt or exception.
+    let vectoring = softwareEvent;
     let vectoringCode = 0;
+    let vectoringLength = softwareLength;
     for (;;) {
       if (isException && intercept) {
         const nr = this.nonRoot;
@@ -930,6 +964,7 @@ export class Cpu {
                 interruptionErrorCode: code ?? 0,
                 idtVectoringInfo: vectoring,
                 idtVectoringErrorCode: vectoringCode,
+                instructionLength: vectoringLength,
               }),
             );
           }
@@ -953,12 +988,15 @@ export class Cpu {
               ...e.info,
               idtVectoringInfo: eventInformation(v, eventType, code),
               idtVectoringErrorCode: code ?? 0,
+              instructionLength: isSoftwareType(eventType) ? returnRip - this.ripValue : 0,
             });
           }
           throw e;
         }
         vectoring = eventInformation(v, eventType, code);
         vectoringCode = code ?? 0;
+        // §28.2.4: the length of an injected software event whose delivery faulted.
+        vectoringLength = isSoftwareType(eventType) ? returnRip - this.ripValue : 0;
         const action = nestedAction(isException ? v : undefined, e.vector);
         if (action === 'shutdown') {
           // SDM Vol. 3C §26.2: a triple fault in non-root operation is a VM exit.
@@ -1052,6 +1090,16 @@ export class Cpu {
 function eventInformation(vector: number, type: number, errorCode?: number): number {
   return (
     ((vector & 0xff) | (type << 8) | (errorCode === undefined ? 0 : 0x800) | 0x8000_0000) >>> 0
+  );
+}
+
+// Software interrupts and exceptions (types 4, 5, 6): the events whose instruction length
+// the VM-exit instruction-length field reports when their delivery exits (SDM Vol. 3C §28.2.4).
+function isSoftwareType(type: number): boolean {
+  return (
+    type === InterruptionType.SOFTWARE_INTERRUPT ||
+    type === InterruptionType.PRIVILEGED_SOFTWARE_EXCEPTION ||
+    type === InterruptionType.SOFTWARE_EXCEPTION
   );
 }
 

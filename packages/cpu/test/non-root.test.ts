@@ -278,6 +278,68 @@ describe('the exception bitmap (SDM Vol. 3C §26.2, §25.9.2)', () => {
     );
   });
 
+  it('a fault while delivering INT n or INT3 reports it with its type and length', () => {
+    const s = system([0xcd, 0x40]); // int 0x40, its gate past the IDT limit
+    s.cpu.idtr = { base: s.cpu.idtr.base, limit: 0x40 * 16 - 1 };
+    s.cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << Vector.GP });
+    // #GP(0x40 * 8 + 2): IDT bit set, EXT clear for a software interrupt (SDM Vol. 3A §6.13)
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({
+        exitReason: 0,
+        interruptionInfo: 0x8000_0b0d,
+        interruptionErrorCode: 0x40 * 8 + 2,
+        idtVectoringInfo: 0x8000_0440,
+        instructionLength: 2,
+      }),
+    );
+    expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE));
+    const t = system([0xcc]);
+    t.cpu.idtr = { base: t.cpu.idtr.base, limit: 3 * 16 - 1 };
+    t.cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << Vector.GP });
+    expect(t.cpu.run(10)).toEqual(
+      exitStop({
+        exitReason: 0,
+        interruptionInfo: 0x8000_0b0d,
+        interruptionErrorCode: 3 * 8 + 2,
+        idtVectoringInfo: 0x8000_0603,
+        instructionLength: 1,
+      }),
+    );
+  });
+
+  it('an injected software interrupt whose delivery exits reports its length', () => {
+    const s = system([0x90]);
+    s.cpu.idtr = { base: s.cpu.idtr.base, limit: 0x80 * 16 - 1 };
+    const stop = s.cpu.vmEntry(
+      { ...NONE, exceptionBitmap: 1 << Vector.GP },
+      { type: InterruptionType.SOFTWARE_INTERRUPT, vector: 0x80, instructionLength: 2 },
+    );
+    expect(stop).toEqual(
+      exitStop({
+        exitReason: 0,
+        interruptionInfo: 0x8000_0b0d,
+        interruptionErrorCode: 0x80 * 8 + 2,
+        idtVectoringInfo: 0x8000_0480,
+        instructionLength: 2,
+      }),
+    );
+  });
+
+  it('a single-step #DB exits as a trap with BS (bit 14) in the qualification', () => {
+    const s = system([0x90, 0x90]);
+    s.cpu.rflags = BigInt(RFLAGS.FIXED1 | RFLAGS.TF);
+    s.cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << Vector.DB });
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({ exitReason: 0, exitQualification: 0x4000n, interruptionInfo: 0x8000_0301 }),
+    );
+    expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE + 1));
+    const t = system([0x90, 0x90]);
+    t.cpu.rflags = BigInt(RFLAGS.FIXED1 | RFLAGS.TF);
+    t.cpu.vmEntry(NONE);
+    expect(t.cpu.run(10)).toEqual(HANDLER_STOP);
+    expect(t.cpu.rip).toBe(BigInt(handlerOf(Vector.DB) + 1));
+  });
+
   it('a triple fault exits with reason 2', () => {
     const s = system([0x0f, 0x0b]);
     s.cpu.idtr = { base: s.cpu.idtr.base, limit: 0 };

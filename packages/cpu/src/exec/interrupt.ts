@@ -28,7 +28,17 @@ function softwareInterrupt(cpu: Cpu, ins: Instr, vector: number): void {
         }),
       );
     }
+    cpu.softwareEvent =
+      (vector |
+        ((ins.exec === int3
+          ? InterruptionType.SOFTWARE_EXCEPTION
+          : InterruptionType.SOFTWARE_INTERRUPT) <<
+          8) |
+        0x8000_0000) >>>
+      0;
+    cpu.softwareEventLength = ins.length;
     deliver(cpu, vector, undefined, 'software', cpu.nextRip);
+    cpu.softwareEvent = 0;
     return;
   }
   // A software interrupt is a trap: when it is reported instead of delivered, RIP is after it.
