@@ -56,7 +56,17 @@ export function guestControls(kind: MmuStrategy, cr0: number, cr4: number): VmxC
     PrimaryProcessorControls.HLT_EXITING |
     PrimaryProcessorControls.UNCONDITIONAL_IO_EXITING |
     PrimaryProcessorControls.USE_MSR_BITMAPS;
-  if (kind !== 'spt') return { ...base, primary, exceptionBitmap: 0 };
+  if (kind !== 'spt')
+    return {
+      ...base,
+      // The NestedMmu under the CPU is the EPT with VPIDs these controls turn on (§25.6.2).
+      secondary:
+        base.secondary |
+        SecondaryProcessorControls.ENABLE_EPT |
+        SecondaryProcessorControls.ENABLE_VPID,
+      primary,
+      exceptionBitmap: 0,
+    };
   return {
     ...base,
     primary:

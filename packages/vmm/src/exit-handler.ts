@@ -19,7 +19,7 @@ import type { Vcpu } from './vcpu.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from './x2apic.js';
 
 /** How a handled stop ends the run: undefined to go on. */
-export type ExitEnd = 'exit' | 'triple-fault' | undefined;
+export type ExitEnd = 'exit' | 'triple-fault' | 'ept-violation' | undefined;
 
 /** What the handlers need from the VM. */
 export interface VmServices {
@@ -37,6 +37,8 @@ export interface VmServices {
   hypercallExit(status: number): void;
   /** Counts a VMM service by the kinds of `ExitCounters`. */
   count(kind: 'io' | 'msr' | 'hlt' | 'exceptions' | 'vmcall'): void;
+  /** Records why the VMM stopped the guest. */
+  stopWith(message: string): void;
   /** Puts a vCPU to sleep after HLT. */
   halt(vcpu: Vcpu): void;
   /** Serves a stop the handlers caused (a nested exit during an injection or emulation). */
@@ -132,6 +134,18 @@ export class ExitHandler {
         return this.skip(vcpu, info);
       case BasicExitReason.VMCALL:
         return this.vmcall(vcpu, info);
+      case BasicExitReason.EPT_VIOLATION:
+      case BasicExitReason.EPT_MISCONFIGURATION: {
+        // EPT maps all of guest RAM and nothing else; there is no MMIO behind guest-physical
+        // memory, so the guest reached for memory that does not exist: stop the VM.
+        const what =
+          reason === BasicExitReason.EPT_VIOLATION ? 'EPT violation' : 'EPT misconfiguration';
+        const gpa = info.guestPhysicalAddress.toString(16);
+        this.vm.stopWith(
+          `${what} at guest-physical 0x${gpa} (RIP 0x${cpu.rip.toString(16)}, qualification 0x${info.exitQualification.toString(16)}): no memory behind it`,
+        );
+        return 'ept-violation';
+      }
       case BasicExitReason.CONTROL_REGISTER_ACCESSES:
         return this.crAccess(vcpu, info);
       case BasicExitReason.IO_INSTRUCTION:

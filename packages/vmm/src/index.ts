@@ -30,6 +30,7 @@ export {
   MMU_STRATEGIES,
   type MmuStrategy,
   memoryStrategy,
+  type TlbCounters,
   type VcpuTranslation,
 } from './strategy.js';
 export { Uart16550 } from './uart16550.js';
@@ -37,7 +38,6 @@ export { Vcpu, type VcpuSetup } from './vcpu.js';
 export {
   type ExitCounters,
   PROGRESS_INTERVAL,
-  type TlbCounters,
   type VcpuRunResult,
   Vm,
   type VmConfig,

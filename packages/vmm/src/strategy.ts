@@ -3,8 +3,8 @@
 // hypercalls address it by guest-physical address, and everything the VMM keeps for itself
 // (EPT tables, later shadow tables) sits in a separate host range above guest RAM that no
 // guest-physical address reaches, because the second stage maps guest RAM only.
-import { MmuMemory } from '@vmkit/cpu';
-import { Ept, EptBuilder, type EptCacheConfig } from '@vmkit/ept';
+import { MmuMemory, type Translator } from '@vmkit/cpu';
+import { EptBuilder, NestedMmu } from '@vmkit/ept';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import { ShadowMmu } from '@vmkit/shadow-paging';
@@ -25,26 +25,24 @@ export type MmuStrategy = 'native' | 'spt' | 'ept' | 'ept-lp';
 export const MMU_STRATEGIES: readonly MmuStrategy[] = ['native', 'spt', 'ept', 'ept-lp'];
 
 const PAGE = 0x1000;
-// The EPT caches a processor keeps besides the TLB (SDM Vol. 3C §29.4.1: guest-physical
-// mappings and EPT paging-structure caches), with the geometry @vmkit/ept's NestedMmu uses by
-// default. Without them every TLB hit would walk EPT again, which no processor does.
-const EPT_CACHES: EptCacheConfig = {
-  small: { sets: 64, ways: 4 },
-  large: { sets: 8, ways: 4 },
-  huge: { sets: 1, ways: 4 },
-  pde: { sets: 8, ways: 4 },
-  pdpte: { sets: 4, ways: 4 },
-  pml4e: { sets: 1, ways: 2 },
-  pml5e: { sets: 1, ways: 2 },
-};
 const LARGE = 0x20_0000;
+
+/** TLB counters of an MMU. */
+export interface TlbCounters {
+  /** Translations a TLB entry served. */
+  readonly hits: number;
+  /** Translations that needed a walk. */
+  readonly misses: number;
+}
 
 /** The translation machinery of one vCPU under a strategy, and its counters. */
 export interface VcpuTranslation {
   /** The MMU hardware the vCPU's linear accesses go through (shadow tables under `spt`). */
-  readonly mmu: Mmu;
+  readonly mmu: Translator;
   /** The vCPU's linear memory (the CPU's `memory`). */
-  readonly memory: MmuMemory;
+  readonly memory: MmuMemory<Translator>;
+  /** TLB hits and misses of the MMU hardware so far. */
+  tlb(): TlbCounters;
   /** The shadow MMU of this vCPU and its linear memory (`spt` only). */
   readonly shadow?: ShadowWindow;
   /** Memory references made by hardware page walks so far (guest + EPT levels, or shadow). */
@@ -93,6 +91,7 @@ function nativeStrategy(ram: GuestPhysicalMemory): MemoryStrategy {
       return {
         mmu,
         memory: new MmuMemory(mmu, ram, { rflags }),
+        tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
       };
     },
@@ -102,9 +101,10 @@ function nativeStrategy(ram: GuestPhysicalMemory): MemoryStrategy {
 /**
  * `ept` / `ept-lp`: EPT tables written by EptBuilder into VMM-private host memory at host
  * addresses just above guest RAM, mapping guest-physical 0..size to host-physical 0..size with
- * R/W/X and WB (SDM Vol. 3C §29.3.2); each vCPU gets paging's Mmu with an `Ept` second stage
- * over those tables (every guest paging-structure access and final address goes through EPT,
- * the two-dimensional walk of §29.3.3).
+ * R/W/X and WB (SDM Vol. 3C §29.3.2); each vCPU translates through `@vmkit/ept`'s `NestedMmu`
+ * (the two-dimensional walk of §29.3.3 with a combined TLB and paging-structure caches tagged
+ * by VPID = vCPU id + 1, and EPT caches, §29.4). A guest-physical address outside guest RAM
+ * is an EPT violation exit.
  */
 function eptStrategy(
   kind: 'ept' | 'ept-lp',
@@ -123,19 +123,23 @@ function eptStrategy(
   if (large > 0) builder.map(0, 0, large, { pageSize: LARGE });
   if (ramSize > large) builder.map(large, large, ramSize - large);
   const eptp = builder.eptp();
+  let vcpus = 0;
   return {
     kind,
     tableBytes: () => builder.tableBytes(),
     vcpu(maxPhyAddr, rflags) {
-      const ept = new Ept(host, { eptp, features: { maxPhyAddr }, caches: EPT_CACHES });
-      const mmu = new Mmu(host, { features: { maxPhyAddr }, secondStage: ept });
+      const mmu = new NestedMmu(host, {
+        eptp,
+        vpid: ++vcpus,
+        eptFeatures: { maxPhyAddr },
+        guest: { ...BOOT_REGISTERS, features: { maxPhyAddr } },
+      });
       return {
         mmu,
-        // The translated addresses are guest-physical = host-physical RAM addresses.
+        // Final addresses are host-physical RAM addresses (identity p2m): guest RAM holds them.
         memory: new MmuMemory(mmu, ram, { rflags }),
-        walkReferences: () =>
-          sumLevels(mmu.stats.reads, mmu.stats.writes) +
-          sumLevels(ept.stats.reads, ept.stats.writes),
+        tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
+        walkReferences: () => mmu.stats.references,
       };
     },
   };
@@ -177,6 +181,7 @@ function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy 
         mmu,
         memory,
         shadow: memory,
+        tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
       };
     },

@@ -1,6 +1,12 @@
 // One virtual CPU: the interpreter's Cpu behind the strategy's MMU, its local x2APIC, and the
 // counters the Vm reports per vCPU.
-import { Cpu, type CpuidFunction, type MmuMemory, type VmxControls } from '@vmkit/cpu';
+import {
+  Cpu,
+  type CpuidFunction,
+  type MmuMemory,
+  type Translator,
+  type VmxControls,
+} from '@vmkit/cpu';
 import { guestControls, withInterruptWindow } from './controls.js';
 import { ExitLog } from './exit-log.js';
 import type { MemoryStrategy, MmuStrategy, VcpuTranslation } from './strategy.js';
@@ -35,7 +41,7 @@ export class Vcpu {
   /** The local APIC. */
   readonly apic: X2Apic;
   /** Linear memory of the vCPU (through its MMU). */
-  readonly linear: MmuMemory;
+  readonly linear: MmuMemory<Translator>;
   /** The strategy's translation and its counters. */
   readonly translation: VcpuTranslation;
   /** VM exits of this vCPU (empty under `native`). */

@@ -8,7 +8,7 @@ import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
 import { VmmError } from './errors.js';
-import { ExitHandler } from './exit-handler.js';
+import { type ExitEnd, ExitHandler } from './exit-handler.js';
 import { ExitLog, type RipExits } from './exit-log.js';
 import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
@@ -19,6 +19,7 @@ import {
   MMU_STRATEGIES,
   type MmuStrategy,
   memoryStrategy,
+  type TlbCounters,
 } from './strategy.js';
 import { Uart16550 } from './uart16550.js';
 import { Vcpu } from './vcpu.js';
@@ -62,7 +63,9 @@ export type VmEnd =
   /** HLT with interrupts disabled or nothing that could ever wake the vCPU. */
   | 'idle'
   /** The vCPU shut down (a fault while delivering #DF). */
-  | 'triple-fault';
+  | 'triple-fault'
+  /** The guest accessed guest-physical memory with nothing behind it; see `VmRunResult.error`. */
+  | 'ept-violation';
 
 /** VM exits by kind: each is one return from the CPU to the VMM (or, for exceptions, a guest exception the VMM observed). */
 export interface ExitCounters {
@@ -90,20 +93,14 @@ export interface VcpuRunResult {
   readonly simulatedCycles: number;
 }
 
-/** TLB counters of a {@link VmRunResult}. */
-export interface TlbCounters {
-  /** Translations a TLB entry served. */
-  readonly hits: number;
-  /** Translations that needed a walk. */
-  readonly misses: number;
-}
-
 /** What {@link Vm.run} reports. */
 export interface VmRunResult {
   /** Why the run ended. */
   readonly end: VmEnd;
   /** The debug-exit status, when `end` is `exit`. */
   readonly status: number | undefined;
+  /** Why the VMM stopped the guest (naming the address), when `end` is `ept-violation`. */
+  readonly error?: string;
   /** Everything the guest wrote to the UART so far (bytes as Latin-1 characters). */
   readonly console: string;
   /** Instructions retired since boot, all vCPUs. */
@@ -230,6 +227,7 @@ export class Vm {
   /** The cost model simulated time is priced from. */
   readonly costs: CostModel;
   private hypercallExit: number | undefined;
+  private error: string | undefined;
   private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 };
   private output = '';
   private last: VmRunResult | undefined;
@@ -284,11 +282,14 @@ export class Vm {
       hypercallExit: (status) => {
         this.hypercallExit = status;
       },
+      stopWith: (message) => {
+        this.error = message;
+      },
       count: (kind) => {
         this.exitCounts[kind]++;
       },
       halt: (vcpu) => this.halt(vcpu),
-      serve: (vcpu, stop) => this.serve(vcpu, stop) as 'exit' | 'triple-fault' | undefined,
+      serve: (vcpu, stop) => this.serve(vcpu, stop) as ExitEnd,
     });
     this.strategy = memoryStrategy(mmu, this.memory, ramSize);
     const list: Vcpu[] = [];
@@ -450,8 +451,9 @@ export class Vm {
     for (const v of vcpus) {
       const walks = v.translation.walkReferences();
       walkReferences += walks;
-      hits += v.translation.mmu.stats.hits;
-      misses += v.translation.mmu.stats.misses;
+      const tlb = v.translation.tlb();
+      hits += tlb.hits;
+      misses += tlb.misses;
       interrupts += v.interrupts;
       perVcpu.push({
         id: v.id,
@@ -465,6 +467,7 @@ export class Vm {
     return {
       end,
       status: end === 'exit' ? (this.hypercallExit ?? this.debugExit.status) : undefined,
+      ...(this.error !== undefined ? { error: this.error } : {}),
       console: this.output,
       instructions: this.instructions,
       exits: { ...this.exitCounts },
