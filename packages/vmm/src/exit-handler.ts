@@ -4,6 +4,7 @@ import { CpuFault, defaultCpuid, type GprName, type StopReason } from '@vmkit/cp
 import type { GuestPhysicalMemory } from '@vmkit/memory';
 import { ACCESS_WRITE } from '@vmkit/paging';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
+import type { ShadowKind } from '@vmkit/sim';
 import {
   BasicExitReason,
   CrAccessType,
@@ -15,6 +16,7 @@ import {
 import { PF, withInterruptWindow } from './controls.js';
 import type { HypercallTable } from './hypercalls.js';
 import type { PioBus, PortSize } from './pio-bus.js';
+import { SHADOW_WORK } from './pricing.js';
 import type { Vcpu } from './vcpu.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from './x2apic.js';
 
@@ -37,6 +39,11 @@ export interface VmServices {
   hypercallExit(status: number): void;
   /** Counts a VMM service by the kinds of `ExitCounters`. */
   count(kind: 'io' | 'msr' | 'hlt' | 'exceptions' | 'vmcall'): void;
+  /**
+   * Takes the simulated shadow lock for one piece of shadow work of a vCPU (its wait is
+   * charged to the vCPU).
+   */
+  shadowWork(vcpu: Vcpu, work: ShadowKind): void;
   /** Records why the VMM stopped the guest. */
   stopWith(message: string): void;
   /** Puts a vCPU to sleep after HLT. */
@@ -237,6 +244,8 @@ export class ExitHandler {
     const port = shadow.port;
     const kind = port.handlePageFault(Math.floor(linear / 2 ** 32) >>> 0, linear >>> 0, access);
     vcpu.shadowFaults[kind]!++;
+    const work = SHADOW_WORK[kind];
+    if (work !== undefined) this.vm.shadowWork(vcpu, work);
     switch (kind) {
       case ShadowFaultKind.GUEST:
         return this.guestFault(vcpu, info, linear);
@@ -294,7 +303,10 @@ export class ExitHandler {
         const hi = Math.floor(at / 2 ** 32) >>> 0;
         if (port.hardware.translate(hi, at >>> 0, access) === 0) continue;
         const kind = port.handlePageFault(hi, at >>> 0, access);
-        if (kind !== ShadowFaultKind.GUEST) vcpu.prefills++;
+        if (kind !== ShadowFaultKind.GUEST) {
+          vcpu.prefills++;
+          this.vm.shadowWork(vcpu, 'fill');
+        }
         if (kind === ShadowFaultKind.GUEST || kind === ShadowFaultKind.MMIO) return false;
       }
       return true;
@@ -375,6 +387,7 @@ export class ExitHandler {
       // Bit 63 with CR4.PCIDE is "do not flush", not part of CR3 (SDM Vol. 3A §4.10.4.1).
       cpu.cr3 = cpu.getReg(gpr) & ~(1n << 63n);
       vcpu.cr3Loads++;
+      this.vm.shadowWork(vcpu, 'cr3-switch');
     } else if (q.accessType === CrAccessType.MOV_TO_CR && q.controlRegister === 0) {
       cr0 = Number(cpu.getReg(gpr) & U32);
     } else if (q.accessType === CrAccessType.MOV_TO_CR && q.controlRegister === 4) {

@@ -10,7 +10,8 @@ import type { Vcpu } from './vcpu.js';
  * memory references of its page walks (each priced as a reference that misses the TLB and the
  * paging-structure caches), and, when virtualized, each VM exit (round trip plus the handler of
  * its kind; reasons without a handler kind cost the round trip), each injected interrupt, and
- * under shadow paging the shadow work of each fault and each guest CR3 load.
+ * under shadow paging the shadow work of each fault and each guest CR3 load, plus the cycles
+ * it waited for the shadow lock.
  *
  * @param model - the cost model
  * @param vcpu - the vCPU
@@ -34,13 +35,17 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number):
     if (work !== undefined) cycles += model.cost(`shadow.${work}`) * vcpu.shadowFaults[kind]!;
   }
   cycles += model.cost('shadow.fill') * vcpu.prefills;
-  return cycles + model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
+  cycles += model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
+  // Time spent waiting for the shadow lock other vCPUs held (SimLock, seed 003 §V.A).
+  return cycles + vcpu.lockWait;
 }
 
-// The cost model's shadow work by @vmkit/shadow-paging's ShadowFaultKind (index): a guest
-// fault is reflected, a missing or read-only-for-dirty-tracking entry is (re)filled, a guest
-// page-table store is emulated; an MMIO fault costs only its exit.
-const SHADOW_WORK: readonly (ShadowKind | undefined)[] = [
+/**
+ * The cost model's shadow work by `@vmkit/shadow-paging`'s `ShadowFaultKind` (index): a guest
+ * fault is reflected, a missing or read-only-for-dirty-tracking entry is (re)filled, a guest
+ * page-table store is emulated; an MMIO fault costs only its exit.
+ */
+export const SHADOW_WORK: readonly (ShadowKind | undefined)[] = [
   'guest-fault',
   'fill',
   'fill',

@@ -56,6 +56,8 @@ export class Vcpu {
   injecting: number | undefined;
   /** Shadow page faults handled for this vCPU, by `ShadowFaultKind`. */
   readonly shadowFaults = new Float64Array(5);
+  /** Simulated cycles this vCPU waited for the shadow lock. */
+  lockWait = 0;
   /** Shadow entries the VMM filled ahead of an injected exception's delivery (`spt`). */
   prefills = 0;
   /** Guest CR3 loads the VMM served (shadow-root switches under `spt`). */

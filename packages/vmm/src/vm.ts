@@ -3,7 +3,7 @@ import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
-import { CostModel, type CostProfile } from '@vmkit/sim';
+import { CostModel, type CostProfile, type LockStats, SimLock } from '@vmkit/sim';
 import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
@@ -123,12 +123,17 @@ export interface VmRunResult {
   readonly walkReferences: number;
   /** Translations served by the MMUs' TLBs, and those that needed a walk. */
   readonly tlb: TlbCounters;
-  /** Simulated cycles of the run: the busiest vCPU's (each vCPU on its own pCPU). */
+  /**
+   * Simulated cycles of the run: the busiest vCPU's, or the total spread over `pcpus` when
+   * that is longer (fewer pCPUs than vCPUs).
+   */
   readonly simulatedCycles: number;
   /** `simulatedCycles` in seconds at the profile's clock. */
   readonly simulatedSeconds: number;
   /** Per vCPU. */
   readonly perVcpu: readonly VcpuRunResult[];
+  /** The simulated shadow lock: acquisitions, contention and waits (all zero unless `spt`). */
+  readonly shadowLock: LockStats;
 }
 
 /** Options of {@link Vm.run}. */
@@ -226,6 +231,10 @@ export class Vm {
   readonly hypercalls: HypercallTable;
   /** The cost model simulated time is priced from. */
   readonly costs: CostModel;
+  /** The simulated shadow-paging lock (Xen's shadow lock, KVM's mmu_lock; used under `spt`). */
+  readonly shadowLock: SimLock;
+  /** Physical CPUs of the simulated host. */
+  readonly pcpus: number;
   private hypercallExit: number | undefined;
   private error: string | undefined;
   private readonly exitCounts: ExitCounters = { io: 0, msr: 0, hlt: 0, exceptions: 0, vmcall: 0 };
@@ -253,6 +262,8 @@ export class Vm {
     this.quantum = vcpuQuantum;
     this.roundEnd = vcpuQuantum;
     this.costs = new CostModel(config.profile);
+    this.shadowLock = new SimLock('shadow', this.costs.profile.locks.handoff.value);
+    this.pcpus = config.pcpus ?? vcpus;
     const ramSize = memoryMiB * MIB;
     const image = checkImage(config.image ?? new Uint8Array(readFileSync(guestImagePath)), ramSize);
     this.memory = new GuestPhysicalMemory({ ram: [{ base: 0, size: ramSize }] });
@@ -281,6 +292,11 @@ export class Vm {
       exited: () => this.debugExit.status !== undefined,
       hypercallExit: (status) => {
         this.hypercallExit = status;
+      },
+      shadowWork: (vcpu, work) => {
+        // The lock is requested at the vCPU's simulated time and held for the work's cost.
+        const at = priceVcpu(this.costs, vcpu, vcpu.translation.walkReferences());
+        vcpu.lockWait += this.shadowLock.acquire(at, this.costs.cost(`shadow.${work}`)).wait;
       },
       stopWith: (message) => {
         this.error = message;
@@ -462,7 +478,11 @@ export class Vm {
         simulatedCycles: priceVcpu(this.costs, v, walks),
       });
     }
-    const simulatedCycles = Math.max(...perVcpu.map((p) => p.simulatedCycles));
+    // Each vCPU on its own pCPU while there are enough; with fewer pCPUs the work cannot
+    // finish before it could be spread evenly over them.
+    const busiest = Math.max(...perVcpu.map((p) => p.simulatedCycles));
+    const total = perVcpu.reduce((a, p) => a + p.simulatedCycles, 0);
+    const simulatedCycles = Math.max(busiest, Math.ceil(total / this.pcpus));
     const logs = vcpus.map((v) => v.exits);
     return {
       end,
@@ -481,6 +501,7 @@ export class Vm {
       tlb: { hits, misses },
       simulatedCycles,
       simulatedSeconds: this.costs.secondsFromCycles(simulatedCycles),
+      shadowLock: this.shadowLock.stats(),
       perVcpu,
     };
   }

@@ -84,4 +84,25 @@ describe('VMX non-root mode', () => {
     for (const p of a.perVcpu) expect(p.exits).toBeGreaterThan(0);
     expect(new Vm(config).run({ maxInstructions: 60_000_000 })).toEqual(a);
   }, 60_000);
+
+  it('simulated time: vCPUs on spt contend for the shadow lock; fewer pCPUs take longer', () => {
+    const command = 'kbuild tasks=8 jobs=4';
+    const spt = new Vm({ command, mmu: 'spt', vcpus: 4 }).run({ maxInstructions: 60_000_000 });
+    const ept = new Vm({ command, mmu: 'ept', vcpus: 4 }).run({ maxInstructions: 60_000_000 });
+    // Every shadow operation takes the lock: faults (not MMIO), prefills and CR3 loads.
+    expect(spt.shadowLock.acquisitions).toBeGreaterThan(spt.shadowFaults['page-table-write']!);
+    expect(spt.shadowLock.contended).toBeGreaterThan(0);
+    expect(spt.shadowLock.waitCycles).toBeGreaterThan(0);
+    expect(ept.shadowLock.acquisitions).toBe(0);
+    // The run's time is the busiest vCPU's with a pCPU each...
+    const busiest = Math.max(...spt.perVcpu.map((p) => p.simulatedCycles));
+    expect(spt.simulatedCycles).toBe(busiest);
+    // ...and at least the whole work spread over the pCPUs when there are fewer.
+    const one = new Vm({ command, mmu: 'ept', vcpus: 4, pcpus: 1 }).run({
+      maxInstructions: 60_000_000,
+    });
+    const sum = one.perVcpu.reduce((a, p) => a + p.simulatedCycles, 0);
+    expect(one.simulatedCycles).toBe(sum);
+    expect(one.simulatedCycles).toBeGreaterThan(ept.simulatedCycles);
+  }, 60_000);
 });
