@@ -7,3 +7,9 @@ const r = new Vm({ command: 'hello' }).run({ maxInstructions: 10_000_000 });
 assert.equal(r.end, 'exit');
 assert.equal(r.status, 0);
 assert.match(r.console, /RESULT hello pid=1/);
+
+// The same guest under shadow paging in VMX non-root mode: same output, counted exits.
+const spt = new Vm({ command: 'hello', mmu: 'spt' }).run({ maxInstructions: 10_000_000 });
+assert.equal(spt.console, r.console);
+assert.ok(spt.exitsByReason['I/O instruction'] > 0);
+assert.ok(spt.shadowFaults['not-present'] > 0);
