@@ -1,6 +1,8 @@
 // The cache of compiled blocks, per 4 KiB page of linear addresses, with the bookkeeping that
 // keeps self-modifying code correct: which 64-byte lines of a page hold cached instruction
-// bytes, and an epoch that a running block compares to notice its own code changing.
+// bytes (a quick filter for stores), which bytes exactly (so that a store into data that
+// merely shares a line with code, such as a variable placed right after `.text`, leaves the
+// code cached), and an epoch that a running block compares to notice its own code changing.
 import type { Block } from './block.js';
 
 /** Bytes per page of the cache (the x86 4 KiB page). */
@@ -25,6 +27,27 @@ function hitsLines(entry: CodePage, from: number, to: number): boolean {
   return false;
 }
 
+// Whether any of the page offsets from..to (inclusive) is marked in the byte bitmap `bytes`.
+function hitsBytes(bytes: Uint32Array, from: number, to: number): boolean {
+  for (let word = from >> 5; word <= to >> 5; word++) {
+    const lo = word === from >> 5 ? from & 31 : 0;
+    const hi = word === to >> 5 ? to & 31 : 31;
+    // Bits lo..hi of the word.
+    const mask = (0xffffffff >>> (31 - hi + lo)) << lo;
+    if ((bytes[word]! & mask) !== 0) return true;
+  }
+  return false;
+}
+
+// Marks the page offsets from..to (inclusive) in the byte bitmap `bytes`.
+function markBytes(bytes: Uint32Array, from: number, to: number): void {
+  for (let word = from >> 5; word <= to >> 5; word++) {
+    const lo = word === from >> 5 ? from & 31 : 0;
+    const hi = word === to >> 5 ? to & 31 : 31;
+    bytes[word] = bytes[word]! | ((0xffffffff >>> (31 - hi + lo)) << lo);
+  }
+}
+
 /**
  * Compiled blocks keyed by the linear address of their first instruction.
  *
@@ -41,6 +64,9 @@ export class CodeCache {
   epoch = 0;
   private readonly capacity: number;
   private count = 0;
+  // Per page of `pages`: a bitmap of the page's bytes that hold instruction bytes of cached
+  // blocks (4096 bits), consulted only when a store hits a marked line.
+  private readonly codeBytes = new Map<number, Uint32Array>();
   private lastPage = Number.NaN;
   private lastSlots: (Block | undefined)[] = [];
 
@@ -90,6 +116,7 @@ export class CodeCache {
             crossFromPrevious: false,
           };
           this.pages.set(page, entry);
+          this.codeBytes.set(page, new Uint32Array(PAGE / 32));
         }
         if (k === 0 && page === home) {
           entry.slots[rip - page * PAGE] = block;
@@ -102,6 +129,7 @@ export class CodeCache {
         for (let line = from >> 6; line <= to >> 6; line++) {
           entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
         }
+        markBytes(this.codeBytes.get(page)!, from, to);
       }
       rip = end + 1;
     }
@@ -110,6 +138,7 @@ export class CodeCache {
   /** Drops every block. */
   clear(): void {
     this.pages.clear();
+    this.codeBytes.clear();
     this.count = 0;
     this.lastPage = Number.NaN;
     this.epoch++;
@@ -124,6 +153,7 @@ export class CodeCache {
     const entry = this.pages.get(page);
     if (entry === undefined) return;
     this.pages.delete(page);
+    this.codeBytes.delete(page);
     this.count -= entry.count;
     this.lastPage = Number.NaN;
     this.epoch++;
@@ -144,7 +174,8 @@ export class CodeCache {
 
   /**
    * A store of `size` bytes at `linear` is happening: drops the blocks of a page when the
-   * store touches one of its 64-byte lines that hold instruction bytes.
+   * store writes one of its bytes that hold a cached instruction's bytes (the 64-byte line
+   * bitmap filters first; the byte bitmap decides).
    *
    * @param linear - the store's linear address
    * @param size - its width in bytes
@@ -153,16 +184,21 @@ export class CodeCache {
     const last = linear + size - 1;
     const page = Math.floor(linear / PAGE);
     const entry = this.pages.get(page);
-    if (
-      entry !== undefined &&
-      hitsLines(entry, linear - page * PAGE, Math.min(last - page * PAGE, PAGE - 1))
-    ) {
-      this.invalidatePage(page);
+    if (entry !== undefined) {
+      const from = linear - page * PAGE;
+      const to = Math.min(last - page * PAGE, PAGE - 1);
+      if (hitsLines(entry, from, to) && hitsBytes(this.codeBytes.get(page)!, from, to))
+        this.invalidatePage(page);
     }
     const lastPage = Math.floor(last / PAGE);
     if (lastPage !== page) {
       const next = this.pages.get(lastPage);
-      if (next !== undefined && hitsLines(next, 0, last - lastPage * PAGE))
+      const to = last - lastPage * PAGE;
+      if (
+        next !== undefined &&
+        hitsLines(next, 0, to) &&
+        hitsBytes(this.codeBytes.get(lastPage)!, 0, to)
+      )
         this.invalidatePage(lastPage);
     }
   }
