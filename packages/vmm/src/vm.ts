@@ -14,6 +14,7 @@ import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
 import { PioBus, type PortSize } from './pio-bus.js';
 import { priceVcpu } from './pricing.js';
+import { scheduleRun } from './schedule.js';
 import {
   type MemoryStrategy,
   MMU_STRATEGIES,
@@ -124,8 +125,8 @@ export interface VmRunResult {
   /** Translations served by the MMUs' TLBs, and those that needed a walk. */
   readonly tlb: TlbCounters;
   /**
-   * Simulated cycles of the run: the busiest vCPU's, or the total spread over `pcpus` when
-   * that is longer (fewer pCPUs than vCPUs).
+   * Simulated cycles of the run: the vCPUs' busy cycles scheduled onto `pcpus` simulated pCPUs
+   * by `@vmkit/sim`'s credit scheduler (time slices, context switches, overcommit).
    */
   readonly simulatedCycles: number;
   /** `simulatedCycles` in seconds at the profile's clock. */
@@ -478,11 +479,13 @@ export class Vm {
         simulatedCycles: priceVcpu(this.costs, v, walks),
       });
     }
-    // Each vCPU on its own pCPU while there are enough; with fewer pCPUs the work cannot
-    // finish before it could be spread evenly over them.
-    const busiest = Math.max(...perVcpu.map((p) => p.simulatedCycles));
-    const total = perVcpu.reduce((a, p) => a + p.simulatedCycles, 0);
-    const simulatedCycles = Math.max(busiest, Math.ceil(total / this.pcpus));
+    // The vCPUs' busy cycles scheduled onto the simulated pCPUs (@vmkit/sim's scheduler).
+    const schedule = scheduleRun(
+      this.costs.profile,
+      this.pcpus,
+      perVcpu.map((p) => p.simulatedCycles),
+    );
+    const simulatedCycles = schedule.elapsedCycles;
     const logs = vcpus.map((v) => v.exits);
     return {
       end,
@@ -500,7 +503,7 @@ export class Vm {
       walkReferences,
       tlb: { hits, misses },
       simulatedCycles,
-      simulatedSeconds: this.costs.secondsFromCycles(simulatedCycles),
+      simulatedSeconds: schedule.elapsedSeconds,
       shadowLock: this.shadowLock.stats(),
       perVcpu,
     };
