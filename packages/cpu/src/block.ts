@@ -17,6 +17,7 @@ import {
   memorySource,
   resultOnlySource,
 } from './codegen.js';
+import { canonicalSum } from './codegen-address.js';
 import type { Cpu } from './cpu.js';
 import { decode } from './decoder/decode.js';
 import type { Handler, Instr } from './decoder/instr.js';
@@ -113,6 +114,7 @@ export function compileBlock(
     effectiveAddress,
     readMem,
     writeMem,
+    canonicalSum,
     ...handlers,
     ...instructions,
   ) as (cpu: Cpu) => void;

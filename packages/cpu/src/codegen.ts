@@ -3,6 +3,7 @@
 // place of a handler call. Each snippet does exactly what the instruction's handler does: it
 // calls the same flag helpers (flags.ts) with the operand size as a constant, so the rules
 // stay in one place; none of these forms can fault.
+import { addressSource, leaSource } from './codegen-address.js';
 import type { Instr } from './decoder/instr.js';
 import * as alu from './exec/alu.js';
 import * as cond from './exec/cond.js';
@@ -21,6 +22,7 @@ export const HELPERS = [
   'EA',
   'READ',
   'WRITE',
+  'CANON',
 ] as const;
 
 // A call of the ADD or SUB flag helper for `size`, computing a + b + carry (or a - b - borrow).
@@ -94,7 +96,13 @@ function aluSource(
 export function flagEffect(ins: Instr): 'none' | 'writesAll' | 'other' {
   if (inlineSource(ins) === undefined) return 'other';
   const h = ins.exec;
-  if (h === mov.movRmReg || h === mov.movRegRm || h === mov.movRegImm || h === alu.not)
+  if (
+    h === mov.movRmReg ||
+    h === mov.movRegRm ||
+    h === mov.movRegImm ||
+    h === mov.lea ||
+    h === alu.not
+  )
     return 'none';
   if (h === alu.aluRmReg || h === alu.aluRegRm || h === alu.aluRmImm || h === alu.aluAccImm) {
     return ins.sub === 2 || ins.sub === 3 ? 'other' : 'writesAll';
@@ -198,6 +206,7 @@ export function inlineSource(ins: Instr): string | undefined {
     String(size === 8 ? ins.immHi >>> 0 : 0),
   ];
   const reg = (r: number): [string, string] => [`L[${r}]`, size === 8 ? `H[${r}]` : '0'];
+  if (h === mov.lea) return leaSource(ins);
   if (ins.mod === 3 || h === mov.movRegImm || h === alu.aluAccImm || h === alu.testAccImm) {
     switch (h) {
       case mov.movRmReg:
@@ -269,16 +278,17 @@ export function memorySource(
   const size = ins.osize;
   if ((size !== 4 && size !== 8) || ins.mod === 3) return undefined;
   const pre = `c.ripValue = ${rip}; c.committedFlags = c.flags;`;
+  const la = addressSource(ins, rip) ?? `EA(c, i${k})`;
   if (ins.exec === mov.movRegRm) {
     const hi = size === 8 ? 'c.xhi' : '0';
     return {
-      source: `${pre} { const v = READ(c, EA(c, i${k}), ${size}); H[${ins.reg}] = ${hi}; L[${ins.reg}] = v; }`,
+      source: `${pre} { const v = READ(c, ${la}, ${size}); H[${ins.reg}] = ${hi}; L[${ins.reg}] = v; }`,
       store: false,
     };
   }
   if (ins.exec === mov.movRmReg) {
     const hi = size === 8 ? `H[${ins.reg}]` : '0';
-    return { source: `${pre} WRITE(c, EA(c, i${k}), ${size}, L[${ins.reg}], ${hi});`, store: true };
+    return { source: `${pre} WRITE(c, ${la}, ${size}, L[${ins.reg}], ${hi});`, store: true };
   }
   return undefined;
 }
