@@ -21,8 +21,8 @@ describe('the guest kernel under the Vm', () => {
     ['kfault', 0x1000e, 'spt'],
     ['kdoublefault', 0x10008, 'spt'],
     ['memdirty', 0, 'ept'],
-    ['web', 0, 'ept'],
-    ['kbuild', 0, 'native'],
+    ['web requests=32', 0, 'ept'],
+    ['kbuild tasks=16', 0, 'native'],
   ];
   for (const [command, status, mmu] of programs) {
     it(`${command} (${mmu}): exits with status 0x${status.toString(16)}${kvm.usable ? ', console as under KVM' : ''}`, async () => {

@@ -97,7 +97,7 @@ describe('HostMemory', () => {
         flat.readBytes(0, y);
         expect(x).toEqual(y);
       }),
-      { numRuns: 150 },
+      { numRuns: 60 },
     );
   });
 });
