@@ -93,7 +93,7 @@ describe('vmkit run', () => {
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);
   });
 
-  it('runs several vCPUs and reports each, the busiest setting the simulated time', () => {
+  it("runs several vCPUs and reports each, the run taking at least the busiest one's time", () => {
     const out = capture();
     expect(runCli(['run', '--workload', 'hello', '--vcpus', '2', '--mmu', 'spt'], out)).toBe(0);
     expect(out.texts.join('')).toMatch(/on vCPU \d of 2/);
@@ -104,7 +104,11 @@ describe('vmkit run', () => {
     expect(r.perVcpu.map((v) => v.id)).toEqual([0, 1]);
     expect(r.perVcpu.reduce((a, v) => a + v.instructions, 0)).toBe(r.instructions);
     expect(r.perVcpu.reduce((a, v) => a + v.exits, 0)).toBe(r.exits);
-    expect(r.simulatedCycles).toBe(Math.max(...r.perVcpu.map((v) => v.simulatedCycles)));
+    // The run's time is the vCPUs' busy cycles scheduled onto the simulated pCPUs: never less
+    // than the busiest vCPU's.
+    expect(r.simulatedCycles).toBeGreaterThanOrEqual(
+      Math.max(...r.perVcpu.map((v) => v.simulatedCycles)),
+    );
   });
 
   it('passes --arg to the program and --memory to the Vm', () => {
