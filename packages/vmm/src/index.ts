@@ -35,14 +35,14 @@ export {
 } from './strategy.js';
 export { Uart16550 } from './uart16550.js';
 export { Vcpu, type VcpuSetup } from './vcpu.js';
+export { Vm } from './vm.js';
 export {
   type ExitCounters,
   PROGRESS_INTERVAL,
   type VcpuRunResult,
-  Vm,
   type VmConfig,
   type VmEnd,
   type VmRunOptions,
   type VmRunResult,
-} from './vm.js';
+} from './vm-config.js';
 export { X2APIC_MSR, X2APIC_MSR_FIRST, X2APIC_MSR_LAST, X2Apic } from './x2apic.js';

@@ -3,204 +3,40 @@ import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
-import { CostModel, type CostProfile, type LockStats, SimLock } from '@vmkit/sim';
+import { CostModel, SimLock } from '@vmkit/sim';
 import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
 import { VmmError } from './errors.js';
 import { type ExitEnd, ExitHandler } from './exit-handler.js';
-import { ExitLog, type RipExits } from './exit-log.js';
+import { ExitLog } from './exit-log.js';
 import { HypercallTable } from './hypercalls.js';
 import { checkImage, loadImage } from './loader.js';
 import { PioBus, type PortSize } from './pio-bus.js';
 import { priceVcpu } from './pricing.js';
 import { scheduleRun } from './schedule.js';
-import {
-  type MemoryStrategy,
-  MMU_STRATEGIES,
-  type MmuStrategy,
-  memoryStrategy,
-  type TlbCounters,
-} from './strategy.js';
+import { type MemoryStrategy, memoryStrategy } from './strategy.js';
 import { Uart16550 } from './uart16550.js';
 import { Vcpu } from './vcpu.js';
-
-/** Configuration of a {@link Vm}. */
-export interface VmConfig {
-  /** The guest image (an ELF64 file); default: `@vmkit/guest`'s kernel image. */
-  readonly image?: Uint8Array;
-  /** The kernel command line: printable ASCII, at most 1023 bytes; default `hello`. */
-  readonly command?: string;
-  /** Guest RAM in MiB, 4..1024; default 128 (as `kvm-run`). */
-  readonly memoryMiB?: number;
-  /**
-   * Period of the APIC timer in instructions retired (plus idle time skipped in HLT), a
-   * positive integer; default 1 000 000. Time is counted, never measured, so runs repeat.
-   */
-  readonly timerQuantum?: number;
-  /** Called with each console byte as a one-character string, as the guest writes it. */
-  readonly onConsole?: (text: string) => void;
-  /** How guest memory is virtualized; default `native`. */
-  readonly mmu?: MmuStrategy;
-  /** Number of vCPUs, 1..8 (boot protocol); default 1. */
-  readonly vcpus?: number;
-  /**
-   * Instructions a vCPU runs per turn when several vCPUs are interleaved (round robin in id
-   * order on one VM clock), a positive integer; default 10 000. Smaller interleaves finer.
-   */
-  readonly vcpuQuantum?: number;
-  /** The cost profile simulated time is priced from; default `@vmkit/sim`'s default profile. */
-  readonly profile?: CostProfile;
-  /** Physical CPUs of the simulated host, 1..64; default = `vcpus`. */
-  readonly pcpus?: number;
-}
-
-/** Why {@link Vm.run} returned. */
-export type VmEnd =
-  /** The guest wrote its status to the debug-exit port. */
-  | 'exit'
-  /** The instruction budget ran out; `run` may be called again to go on. */
-  | 'budget'
-  /** HLT with interrupts disabled or nothing that could ever wake the vCPU. */
-  | 'idle'
-  /** The vCPU shut down (a fault while delivering #DF). */
-  | 'triple-fault'
-  /** The guest accessed guest-physical memory with nothing behind it; see `VmRunResult.error`. */
-  | 'ept-violation';
-
-/** VM exits by kind: each is one return from the CPU to the VMM (or, for exceptions, a guest exception the VMM observed). */
-export interface ExitCounters {
-  /** IN/OUT instructions. */
-  io: number;
-  /** RDMSR/WRMSR of host-handled (x2APIC) MSRs. */
-  msr: number;
-  /** HLT instructions. */
-  hlt: number;
-  /** Exceptions the guest raised (seen through the CPU's interceptor, then delivered through the guest's IDT). */
-  exceptions: number;
-  /** VMCALLs served from the {@link HypercallTable}. */
-  vmcall: number;
-}
-
-/** Per-vCPU figures of a {@link VmRunResult}. */
-export interface VcpuRunResult {
-  /** The vCPU id. */
-  readonly id: number;
-  /** Instructions the vCPU retired. */
-  readonly instructions: number;
-  /** VM exits of the vCPU (0 under `native`). */
-  readonly exits: number;
-  /** Simulated cycles the vCPU's work cost. */
-  readonly simulatedCycles: number;
-}
-
-/** What {@link Vm.run} reports. */
-export interface VmRunResult {
-  /** Why the run ended. */
-  readonly end: VmEnd;
-  /** The debug-exit status, when `end` is `exit`. */
-  readonly status: number | undefined;
-  /** Why the VMM stopped the guest (naming the address), when `end` is `ept-violation`. */
-  readonly error?: string;
-  /** Everything the guest wrote to the UART so far (bytes as Latin-1 characters). */
-  readonly console: string;
-  /** Instructions retired since boot, all vCPUs. */
-  readonly instructions: number;
-  /** VMM services since boot, by kind, all vCPUs. */
-  readonly exits: Readonly<ExitCounters>;
-  /** External interrupts handed to the vCPUs since boot (timer expiries and IPIs). */
-  readonly interrupts: number;
-  /** The memory strategy. */
-  readonly mmu: MmuStrategy;
-  /** Number of vCPUs. */
-  readonly vcpus: number;
-  /** VM exits by SDM basic-exit-reason name (empty under `native`). */
-  readonly exitsByReason: Readonly<Record<string, number>>;
-  /** The guest RIPs that caused the most exits (at most 20), most first. */
-  readonly exitsByRip: readonly RipExits[];
-  /** Shadow-paging faults by kind (empty unless `spt`). */
-  readonly shadowFaults: Readonly<Record<string, number>>;
-  /** Memory references made by page walks (guest levels, EPT levels, shadow walks). */
-  readonly walkReferences: number;
-  /** Translations served by the MMUs' TLBs, and those that needed a walk. */
-  readonly tlb: TlbCounters;
-  /**
-   * Simulated cycles of the run: the vCPUs' busy cycles scheduled onto `pcpus` simulated pCPUs
-   * by `@vmkit/sim`'s credit scheduler (time slices, context switches, overcommit).
-   */
-  readonly simulatedCycles: number;
-  /** `simulatedCycles` in seconds at the profile's clock. */
-  readonly simulatedSeconds: number;
-  /** Per vCPU. */
-  readonly perVcpu: readonly VcpuRunResult[];
-  /** The simulated shadow lock: acquisitions, contention and waits (all zero unless `spt`). */
-  readonly shadowLock: LockStats;
-}
-
-/** Options of {@link Vm.run}. */
-export interface VmRunOptions {
-  /** The budget of this call in instructions, all vCPUs together (default 100 000 000). */
-  readonly maxInstructions?: number;
-  /** Called with the instructions retired so far, at most once per {@link PROGRESS_INTERVAL}. */
-  readonly onProgress?: (instructions: number) => void;
-}
-
-/** Instructions between two `onProgress` calls. */
-export const PROGRESS_INTERVAL = 2_000_000;
+import {
+  checkConfig,
+  type ExitCounters,
+  PROGRESS_INTERVAL,
+  type VcpuRunResult,
+  type VmConfig,
+  type VmEnd,
+  type VmRunOptions,
+  type VmRunResult,
+} from './vm-config.js';
 
 const MIB = 0x10_0000;
-const MAX_COMMAND = 1023;
 const MAX_PHY_ADDR = 36;
-const MAX_PCPUS = 64;
 /** #UD, SDM Vol. 3A Table 6-1. */
 const UD = 6;
 /** The VMCALL encoding, SDM Vol. 2B "VMCALL". */
 const VMCALL = [0x0f, 0x01, 0xc1] as const;
 /** RFLAGS.IF, SDM Vol. 1 §3.4.3. */
 const IF = 0x200;
-
-interface CheckedConfig {
-  command: string;
-  memoryMiB: number;
-  quantum: number;
-  mmu: MmuStrategy;
-  vcpus: number;
-  vcpuQuantum: number;
-}
-
-function checkConfig(config: VmConfig): CheckedConfig {
-  const command = config.command ?? 'hello';
-  const memoryMiB = config.memoryMiB ?? 128;
-  const quantum = config.timerQuantum ?? 1_000_000;
-  const mmu = config.mmu ?? 'native';
-  const vcpus = config.vcpus ?? 1;
-  const vcpuQuantum = config.vcpuQuantum ?? 10_000;
-  if (command.length > MAX_COMMAND || !/^[\x20-\x7e]*$/.test(command))
-    throw new VmmError(
-      'BAD_CONFIG',
-      `command must be printable ASCII of at most ${MAX_COMMAND} bytes`,
-    );
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 4 || memoryMiB > 1024)
-    throw new VmmError('BAD_CONFIG', `memoryMiB must be an integer in 4..1024, got ${memoryMiB}`);
-  if (!Number.isSafeInteger(quantum) || quantum < 1)
-    throw new VmmError('BAD_CONFIG', `timerQuantum must be a positive integer, got ${quantum}`);
-  if (!MMU_STRATEGIES.includes(mmu as MmuStrategy))
-    throw new VmmError(
-      'BAD_CONFIG',
-      `mmu must be one of ${MMU_STRATEGIES.join(', ')}, got ${String(mmu)}`,
-    );
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > bootProtocol.maxCpus)
-    throw new VmmError(
-      'BAD_CONFIG',
-      `vcpus must be an integer in 1..${bootProtocol.maxCpus}, got ${vcpus}`,
-    );
-  if (!Number.isSafeInteger(vcpuQuantum) || vcpuQuantum < 1)
-    throw new VmmError('BAD_CONFIG', `vcpuQuantum must be a positive integer, got ${vcpuQuantum}`);
-  const pcpus = config.pcpus ?? vcpus;
-  if (!Number.isInteger(pcpus) || pcpus < 1 || pcpus > MAX_PCPUS)
-    throw new VmmError('BAD_CONFIG', `pcpus must be an integer in 1..${MAX_PCPUS}, got ${pcpus}`);
-  return { command, memoryMiB, quantum, mmu, vcpus, vcpuQuantum };
-}
 
 /**
  * A virtual machine booting `@vmkit/guest`'s protocol: guest RAM, vCPUs on the interpreter
