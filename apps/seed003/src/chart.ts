@@ -28,8 +28,8 @@ const COLORS = [
   '#ff9da7',
 ];
 
-const BAR = 26;
-const GAP = 4;
+const BAR = 32;
+const GAP = 5;
 const PANEL_PLOT = 170;
 const PANEL_TOP = 40;
 const PANEL_BOTTOM = 36;
@@ -88,7 +88,7 @@ export function seed003ChartSvg(results: Seed003Results): string {
           const label = escapeXml(metric.label(row));
           parts.push(
             `<rect class="bar" data-command="${escapeXml(command)}" data-metric="${escapeXml(metric.name)}" data-mmu="${mmu}" data-vcpus="${n}" data-value="${v}" x="${x}" y="${fixed(base - h)}" width="${BAR}" height="${fixed(h)}" fill="${COLORS[i % COLORS.length]}"><title>${escapeXml(`${command}, ${mmu}, ${n} vCPUs, ${metric.name}: `)}${label}</title></rect>`,
-            `<text x="${x + BAR / 2}" y="${fixed(base - h - 3)}" text-anchor="middle" font-size="8">${label}</text>`,
+            `<text x="${x + BAR / 2}" y="${fixed(base - h - 3)}" text-anchor="middle" font-size="7.5">${label}</text>`,
           );
         });
         const center = gx + (vcpus.length * (BAR + GAP) - GAP) / 2;

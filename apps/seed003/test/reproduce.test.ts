@@ -90,6 +90,19 @@ describe('seed 003 reproduction, tiny configuration end to end', () => {
       'kbuild-large-pages',
       minus1(ratio(time('kbuild', 'ept', 1), time('kbuild', 'ept-lp', 1))),
     );
+    check('kbuild-spt-beyond-4', undefined); // needs 4 and more vCPUs
+    check('kbuild-ept-over-spt-mp', ratio(time('kbuild', 'spt', 2), time('kbuild', 'ept', 2)));
+    expect(r.findings.map((f) => f.id)).toEqual([
+      'web-spt-pt-write-share',
+      'web-ept-pt-write-exits',
+      'kbuild-ept-over-spt',
+      'kbuild-ept-scaling',
+      'kbuild-spt-scaling',
+      'kbuild-spt-beyond-4',
+      'kbuild-ept-over-spt-mp',
+      'kbuild-large-pages',
+      'web-large-pages',
+    ]);
     check('web-large-pages', minus1(ratio(time('web', 'ept', 1), time('web', 'ept-lp', 1))));
     expect(findings(r.results)).toEqual(r.findings);
   });
