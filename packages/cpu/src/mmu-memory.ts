@@ -108,15 +108,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
 
   /** Translates one linear address; throws the architectural exception on failure. */
   private translate(linear: number, access: number): number {
-    if (this.flags !== undefined) {
-      const flags = this.flags();
-      const ac = flags & RFLAGS.AC;
-      if (ac !== this.ac) {
-        this.ac = ac;
-        this.mmu.setRflags(flags >>> 0);
-        this.flush();
-      }
-    }
+    this.syncAc();
     const page = Math.floor(linear / PAGE);
     const slot = access & 31;
     if (this.microPage[slot] === page && (access & ACCESS_IMPLICIT) === 0) {
@@ -144,6 +136,31 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       default:
         throw new CpuFault(Vector.MC);
     }
+  }
+
+  // RFLAGS.AC decides whether supervisor accesses may touch user pages (SMAP, SDM Vol. 3A
+  // §4.6.1): the Mmu must see its current value, and a change empties the fast-path cache.
+  private syncAc(): void {
+    if (this.flags !== undefined) {
+      const flags = this.flags();
+      const ac = flags & RFLAGS.AC;
+      if (ac !== this.ac) {
+        this.ac = ac;
+        this.mmu.setRflags(flags >>> 0);
+        this.flush();
+      }
+    }
+  }
+
+  // The fast path of the data accesses: the physical address of a `size`-byte access at
+  // `linear` of kind `access` (no write, fetch or implicit bits) when the one-entry cache holds
+  // its page and the access stays inside that page, else -1 (then the general path runs).
+  private cached(linear: number, size: number, access: number): number {
+    this.syncAc();
+    const page = Math.floor(linear / PAGE);
+    const offset = linear - page * PAGE;
+    if (offset > PAGE - size || this.microPage[access] !== page) return -1;
+    return this.microFrame[access]! + offset;
   }
 
   /**
@@ -209,7 +226,14 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.read32} */
   read32(linear: number, cpl: Privilege): number {
-    return this.read(linear, 4, cpl === 3 ? ACCESS_USER : 0);
+    const access = cpl === 3 ? ACCESS_USER : 0;
+    const p = this.cached(linear, 4, access);
+    if (p < 0) return this.read(linear, 4, access);
+    try {
+      return this.mem.read32(p);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
@@ -221,11 +245,31 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {
-    this.write(linear, 4, value, cpl === 3 ? ACCESS_USER : 0);
+    const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
+    const p = this.cached(linear, 4, access);
+    if (p < 0) {
+      this.write(linear, 4, value, access);
+      return;
+    }
+    try {
+      this.mem.write32(p, value);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.write64} */
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
     const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
+    const p = this.cached(linear, 8, access);
+    if (p >= 0) {
+      try {
+        this.mem.write32(p, lo);
+        this.mem.write32(p + 4, hi);
+      } catch (e) {
+        throw machineCheck(e);
+      }
+      return;
+    }
     // Both halves' pages are translated before either half is written.
     this.span(linear, 8, access);
     this.write(linear, 4, lo, access);
