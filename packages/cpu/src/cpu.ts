@@ -997,6 +997,32 @@ export class Cpu {
         vectoringCode = code ?? 0;
         // §28.2.4: the length of an injected software event whose delivery faulted.
         vectoringLength = isSoftwareType(eventType) ? returnRip - this.ripValue : 0;
+        // SDM Vol. 3C §26.2 and §31.7.1.2: in non-root operation the exception raised by the
+        // delivery is itself checked against the exception bitmap before the double-fault
+        // rules apply; when it exits, the event being delivered is the IDT-vectoring
+        // information, and merging the two into #DF is the VMM's business.
+        const nr = this.nonRoot;
+        if (
+          nr !== undefined &&
+          exceptionCausesExit(
+            nr.exceptionBitmap,
+            e.vector,
+            e.errorCode ?? 0,
+            nr.pfecMask,
+            nr.pfecMatch,
+          )
+        ) {
+          v = e.vector;
+          code = e.errorCode;
+          addr = e.address;
+          isException = true;
+          intercept = true;
+          eventType = InterruptionType.HARDWARE_EXCEPTION;
+          src = 'hardware';
+          returnRip = this.ripValue;
+          qualification = 0n;
+          continue;
+        }
         const action = nestedAction(isException ? v : undefined, e.vector);
         if (action === 'shutdown') {
           // SDM Vol. 3C §26.2: a triple fault in non-root operation is a VM exit.
@@ -1009,6 +1035,11 @@ export class Cpu {
           v = Vector.DF;
           code = 0;
           addr = undefined;
+          // §28.2.3: a VM exit caused directly by the resulting #DF is not one during event
+          // delivery.
+          vectoring = 0;
+          vectoringCode = 0;
+          vectoringLength = 0;
         } else {
           v = e.vector;
           code = e.errorCode;

@@ -278,6 +278,48 @@ describe('the exception bitmap (SDM Vol. 3C §26.2, §25.9.2)', () => {
     );
   });
 
+  // MOV CR4, RAX with RAX bit 63 set: #GP(0) (reserved bit, SDM Vol. 3A §2.5); the #GP gate is
+  // not present, so delivering it raises #NP(13 * 8 + 2 + EXT) (SDM Vol. 3A §6.12.1.1): in root
+  // mode a contributory exception during a contributory one, hence #DF (Table 6-5).
+  function nestedGp() {
+    const s = system([0x0f, 0x22, 0xe0]);
+    s.cpu.setReg('rax', 1n << 63n);
+    const gateHigh = Number(s.cpu.idtr.base) + Vector.GP * 16 + 4;
+    s.mem.write32(gateHigh, s.mem.read32(gateHigh) & ~0x8000); // P (bit 47) clear
+    return s;
+  }
+
+  it('the exception a delivery raises is checked against the bitmap before it becomes #DF', () => {
+    // SDM Vol. 3C §26.2, §31.7.1.2: the #NP exits; the #GP being delivered is the
+    // IDT-vectoring information, and merging the two into #DF is left to the VMM.
+    const s = nestedGp();
+    s.cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << Vector.NP });
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({
+        exitReason: 0,
+        interruptionInfo: 0x8000_0b0b,
+        interruptionErrorCode: Vector.GP * 8 + 3,
+        idtVectoringInfo: 0x8000_0b0d,
+        idtVectoringErrorCode: 0,
+      }),
+    );
+    expect(s.cpu.rip).toBe(BigInt(KERNEL_CODE));
+  });
+
+  it('a #DF that exits directly carries no IDT-vectoring information', () => {
+    // §28.2.3: "the original event results in a double-fault exception that causes the VM
+    // exit directly" is not a VM exit during event delivery.
+    const s = nestedGp();
+    s.cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << Vector.DF });
+    expect(s.cpu.run(10)).toEqual(
+      exitStop({ exitReason: 0, interruptionInfo: 0x8000_0b08, interruptionErrorCode: 0 }),
+    );
+    const t = nestedGp();
+    t.cpu.vmEntry(NONE);
+    expect(t.cpu.run(10)).toEqual(HANDLER_STOP);
+    expect(t.cpu.rip).toBe(BigInt(handlerOf(Vector.DF) + 1));
+  });
+
   it('a fault while delivering INT n or INT3 reports it with its type and length', () => {
     const s = system([0xcd, 0x40]); // int 0x40, its gate past the IDT limit
     s.cpu.idtr = { base: s.cpu.idtr.base, limit: 0x40 * 16 - 1 };
