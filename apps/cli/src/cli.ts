@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MMU_STRATEGIES, type MmuStrategy } from '@vmkit/vmm';
 import { compareChartSvg } from './chart.js';
@@ -163,11 +164,12 @@ export function runCli(argv: readonly string[], out: Output): number {
         printRun(report, values.json, out);
         return guestStatus([report]);
       }
+      // Checked before the runs, so a typo in the path does not cost a whole comparison.
+      if (values.svg !== undefined) checkWritable(values.svg);
       const mmus = parseList(values.mmu ?? 'spt,ept,ept-lp', '--mmu', parseStrategy);
       const vcpus = parseList(values.vcpus ?? '1', '--vcpus', parseVcpus);
       const report = runCompare({ workload: chosen, mmus, vcpus, memoryMiB, maxInstructions }, out);
-      if (values.svg !== undefined)
-        writeFileSync(values.svg, compareChartSvg(report.command, report.rows));
+      if (values.svg !== undefined) writeChart(values.svg, report.command, report.rows);
       printCompare(report, values.json, out);
       return guestStatus(report.rows);
     }
@@ -224,7 +226,7 @@ export function runCli(argv: readonly string[], out: Output): number {
     // The VMM's and the memory package's typed errors: a configuration they refuse (e.g. a
     // strategy the Vm does not support yet) is reported in one line, not as a crash.
     const kind = (e as { name?: string }).name;
-    if (kind === 'GuestMemoryError' || kind === 'VmmError') {
+    if (kind === 'GuestMemoryError' || kind === 'VmmError' || kind === 'ChartWriteError') {
       process.stderr.write(`vmkit: ${(e as Error).message.split('\n')[0]}\n`);
       return 1;
     }
@@ -242,6 +244,41 @@ function guestStatus(
     failed.end === 'exit' ? `exited with status ${failed.status}` : `ended: ${failed.end}`;
   process.stderr.write(`vmkit: the guest under ${failed.mmu} x${failed.vcpus} ${how}\n`);
   return GUEST_FAILED;
+}
+
+/** A usage error unless `path` names a file that can be created or replaced. */
+function checkWritable(path: string): void {
+  const target = resolve(path);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(target).isDirectory();
+  } catch {
+    // It does not exist yet: its directory must.
+  }
+  try {
+    if (isDirectory) throw new Error('a directory');
+    accessSync(dirname(target), constants.W_OK);
+  } catch {
+    throw new UsageError(`--svg: cannot write "${path}" (is its directory there and writable?)`);
+  }
+}
+
+/** Writes the chart; a failure (the disk, permissions changed meanwhile) is one line, status 1. */
+function writeChart(
+  path: string,
+  title: string,
+  rows: Parameters<typeof compareChartSvg>[1],
+): void {
+  try {
+    writeFileSync(path, compareChartSvg(title, rows));
+  } catch (e) {
+    throw new ChartWriteError(`--svg: cannot write "${path}": ${(e as Error).message}`);
+  }
+}
+
+/** The chart could not be written after the runs. */
+class ChartWriteError extends Error {
+  override name = 'ChartWriteError';
 }
 
 function requireWorkload(value: string | undefined): string {

@@ -206,6 +206,11 @@ describe('vmkit run and compare usage errors', () => {
       'web takes requests=<64>, concurrency=<4>, size=<2048>',
     ],
     [['compare', '--workload', 'hello', '--seed', '3'], '--seed does not apply to "compare"'],
+    [
+      ['compare', '--workload', 'hello', '--svg', '/nonexistent-dir/x.svg'],
+      'cannot write "/nonexistent-dir/x.svg"',
+    ],
+    [['compare', '--workload', 'hello', '--svg', '.'], 'cannot write "."'],
     [['demo', 'memory', '--workload', 'hello'], '--workload does not apply to "demo memory"'],
     [
       ['runn'],
