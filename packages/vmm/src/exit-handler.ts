@@ -2,7 +2,6 @@
 // reports; §27.6 for the event injection that resumes the guest).
 import { CpuFault, defaultCpuid, type GprName, type StopReason } from '@vmkit/cpu';
 import type { GuestPhysicalMemory } from '@vmkit/memory';
-import { ACCESS_WRITE } from '@vmkit/paging';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
 import type { ShadowKind } from '@vmkit/sim';
 import {
@@ -274,65 +273,9 @@ export class ExitHandler {
     )
       return this.injectException(vcpu, DF, 0);
     vcpu.cpu.cr2 = BigInt.asUintN(64, BigInt(linear));
-    const errorCode = r.errorCode;
-    this.prefaultDelivery(vcpu, PF);
-    // If the #PF's own delivery faults in the guest's tables, the guest gets #DF: its path too.
-    this.prefaultDelivery(vcpu, DF);
-    return this.injectException(vcpu, PF, errorCode);
-  }
-
-  /**
-   * Fills the shadow entries that delivering exception `vector` through the guest IDT will use
-   * (the gate, the code-segment descriptor, the TSS, the frame on the new stack), so that the
-   * delivery of an injected #PF takes no shadow fault. The CPU turns a #PF raised while a #PF
-   * is delivered into #DF before it consults the exception bitmap, so such a shadow fault
-   * would reach the guest as a double fault (SDM Vol. 3C §26.2 has the VM exit decided on the
-   * nested #PF itself; see the package README). Faults here are ignored: the delivery then
-   * raises them as the guest's own.
-   */
-  private prefaultDelivery(vcpu: Vcpu, vector: number): void {
-    const cpu = vcpu.cpu;
-    const port = vcpu.translation.shadow!.port;
-    const touch = (linear: number, length: number, access: number): boolean => {
-      for (
-        let page = Math.floor(linear / 4096);
-        page <= Math.floor((linear + length - 1) / 4096);
-        page++
-      ) {
-        const at = page * 4096;
-        const hi = Math.floor(at / 2 ** 32) >>> 0;
-        if (port.hardware.translate(hi, at >>> 0, access) === 0) continue;
-        const kind = port.handlePageFault(hi, at >>> 0, access);
-        if (kind !== ShadowFaultKind.GUEST) {
-          vcpu.prefills++;
-          this.vm.shadowWork(vcpu, 'fill');
-        }
-        if (kind === ShadowFaultKind.GUEST || kind === ShadowFaultKind.MMIO) return false;
-      }
-      return true;
-    };
-    const gate = cpu.idtrBase + vector * 16;
-    if (!touch(gate, 16, 0)) return;
-    // Gate layout, SDM Vol. 3A Figure 6-8: selector in bits 31:16, IST in bits 34:32.
-    const selector = vcpu.linear.read32(gate, 0) >>> 16;
-    const ist = vcpu.linear.read32(gate + 4, 0) & 7;
-    touch(cpu.gdtrBase + (selector & ~7), 8, 0);
-    if (!touch(cpu.trBase, 0x68, 0)) return;
-    // The new stack (SDM Vol. 3A §6.14.2-6.14.5): IST entry, RSP0 on a CPL change, else RSP;
-    // aligned to 16 bytes, then SS, RSP, RFLAGS, CS, RIP and the error code pushed.
-    let rsp: number;
-    if (ist !== 0) rsp = this.read64(vcpu, cpu.trBase + 0x24 + 8 * (ist - 1));
-    else if (cpu.cpl === 3) rsp = this.read64(vcpu, cpu.trBase + 4);
-    else rsp = Number(BigInt.asIntN(64, cpu.getReg('rsp')));
-    const top = Math.floor(rsp / 16) * 16;
-    touch(top - 48, 48, ACCESS_WRITE);
-  }
-
-  /** A 64-bit little-endian value at a linear address (supervisor), as a signed number. */
-  private read64(vcpu: Vcpu, linear: number): number {
-    const lo = vcpu.linear.read32(linear, 0) >>> 0;
-    const hi = vcpu.linear.read32(linear + 4, 0) | 0;
-    return hi * 2 ** 32 + lo;
+    // A shadow fault while the CPU delivers this #PF exits with the #PF as IDT-vectoring
+    // information (SDM Vol. 3C §26.2): fixed, then re-injected by `reinject`.
+    return this.injectException(vcpu, PF, r.errorCode);
   }
 
   /**

@@ -34,7 +34,6 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number):
     const work = SHADOW_WORK[kind];
     if (work !== undefined) cycles += model.cost(`shadow.${work}`) * vcpu.shadowFaults[kind]!;
   }
-  cycles += model.cost('shadow.fill') * vcpu.prefills;
   cycles += model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
   // Time spent waiting for the shadow lock other vCPUs held (SimLock, seed 003 §V.A).
   return cycles + vcpu.lockWait;

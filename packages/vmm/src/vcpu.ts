@@ -58,8 +58,6 @@ export class Vcpu {
   readonly shadowFaults = new Float64Array(5);
   /** Simulated cycles this vCPU waited for the shadow lock. */
   lockWait = 0;
-  /** Shadow entries the VMM filled ahead of an injected exception's delivery (`spt`). */
-  prefills = 0;
   /** Guest CR3 loads the VMM served (shadow-root switches under `spt`). */
   cr3Loads = 0;
   /** Clock units skipped while the vCPU idled in HLT. */

@@ -102,7 +102,7 @@ describe('VMX non-root mode', () => {
     const command = 'kbuild tasks=8 jobs=4';
     const spt = new Vm({ command, mmu: 'spt', vcpus: 4 }).run({ maxInstructions: 60_000_000 });
     const ept = new Vm({ command, mmu: 'ept', vcpus: 4 }).run({ maxInstructions: 60_000_000 });
-    // Every shadow operation takes the lock: faults (not MMIO), prefills and CR3 loads.
+    // Every shadow operation takes the lock: faults (not MMIO) and CR3 loads.
     expect(spt.shadowLock.acquisitions).toBeGreaterThan(spt.shadowFaults['page-table-write']!);
     expect(spt.shadowLock.contended).toBeGreaterThan(0);
     expect(spt.shadowLock.waitCycles).toBeGreaterThan(0);
