@@ -8,6 +8,7 @@ import type { Instr } from './decoder/instr.js';
 import * as alu from './exec/alu.js';
 import * as cond from './exec/cond.js';
 import * as control from './exec/control.js';
+import * as misc from './exec/misc.js';
 import * as mov from './exec/mov.js';
 import * as shift from './exec/shift.js';
 
@@ -87,6 +88,18 @@ function aluSource(
   }
 }
 
+// A byte register as an expression: AH, CH, DH, BH for 4..7 without REX (SDM Vol. 1 §3.7.2.1).
+function byteRegSource(r: number, rex: boolean): string {
+  return !rex && r >= 4 && r < 8 ? `((L[${r - 4}] >>> 8) & 0xff)` : `(L[${r}] & 0xff)`;
+}
+
+// A statement writing the byte expression `v` (0..255) to a byte register.
+function writeByteRegSource(r: number, rex: boolean, v: string): string {
+  return !rex && r >= 4 && r < 8
+    ? `L[${r - 4}] = ((L[${r - 4}] & 0xffff00ff) | (${v} << 8)) >>> 0;`
+    : `L[${r}] = ((L[${r}] & 0xffffff00) | ${v}) >>> 0;`;
+}
+
 /**
  * How an inline-able instruction touches the status flags, for dead-flag elimination:
  * `none` (MOV, NOT), `writesAll` (writes CF, PF, AF, ZF, SF and OF without reading any: ADD,
@@ -101,6 +114,8 @@ export function flagEffect(ins: Instr): 'none' | 'writesAll' | 'other' {
     h === mov.movRegRm ||
     h === mov.movRegImm ||
     h === mov.lea ||
+    h === mov.movzx ||
+    h === misc.nop ||
     h === alu.not
   )
     return 'none';
@@ -199,8 +214,13 @@ export function resultOnlySource(ins: Instr): string {
  */
 export function inlineSource(ins: Instr): string | undefined {
   const size = ins.osize;
-  if (size !== 4 && size !== 8) return undefined;
   const h = ins.exec;
+  // NOP, multi-byte NOP (0F 1F /0, which accesses no memory) and ENDBR64: nothing at all.
+  if (h === misc.nop) return ';';
+  // SETcc r8 (SDM Vol. 2 SETcc): the condition of the current flags as 0 or 1.
+  if (h === cond.setcc && ins.mod === 3)
+    return `{ const f = c.flags; ${writeByteRegSource(ins.rm, ins.rex, `(${conditionSource(ins.sub)} ? 1 : 0)`)} }`;
+  if (size !== 4 && size !== 8) return undefined;
   const imm = (): [string, string] => [
     String(ins.imm >>> 0),
     String(size === 8 ? ins.immHi >>> 0 : 0),
@@ -215,6 +235,12 @@ export function inlineSource(ins: Instr): string | undefined {
         return `L[${ins.reg}] = L[${ins.rm}]; H[${ins.reg}] = ${size === 8 ? `H[${ins.rm}]` : '0'};`;
       case mov.movRegImm:
         return `L[${ins.reg}] = ${ins.imm >>> 0}; H[${ins.reg}] = ${size === 8 ? ins.immHi >>> 0 : 0};`;
+      case mov.movzx: {
+        // The source size is `sub` (1 or 2).
+        if (ins.mod !== 3) return undefined;
+        const v = ins.sub === 1 ? byteRegSource(ins.rm, ins.rex) : `(L[${ins.rm}] & 0xffff)`;
+        return `{ const v = ${v}; H[${ins.reg}] = 0; L[${ins.reg}] = v; }`;
+      }
       case alu.aluRmReg:
         return aluSource(ins.sub, size, ins.rm, ...reg(ins.reg));
       case alu.aluRegRm:
@@ -276,19 +302,40 @@ export function memorySource(
   rip: number,
 ): { source: string; store: boolean } | undefined {
   const size = ins.osize;
-  if ((size !== 4 && size !== 8) || ins.mod === 3) return undefined;
+  if (ins.mod === 3) return undefined;
+  const h = ins.exec;
   const pre = `c.ripValue = ${rip}; c.committedFlags = c.flags;`;
   const la = addressSource(ins, rip) ?? `EA(c, i${k})`;
-  if (ins.exec === mov.movRegRm) {
+  // MOV r/m8, r8: a byte store.
+  if (h === mov.movRmReg && size === 1) {
+    return {
+      source: `${pre} WRITE(c, ${la}, 1, ${byteRegSource(ins.reg, ins.rex)}, 0);`,
+      store: true,
+    };
+  }
+  if (size !== 4 && size !== 8) return undefined;
+  if (h === mov.movRegRm) {
     const hi = size === 8 ? 'c.xhi' : '0';
     return {
       source: `${pre} { const v = READ(c, ${la}, ${size}); H[${ins.reg}] = ${hi}; L[${ins.reg}] = v; }`,
       store: false,
     };
   }
-  if (ins.exec === mov.movRmReg) {
+  if (h === mov.movRmReg) {
     const hi = size === 8 ? `H[${ins.reg}]` : '0';
     return { source: `${pre} WRITE(c, ${la}, ${size}, L[${ins.reg}], ${hi});`, store: true };
+  }
+  // MOVZX r32/r64, m8/m16 (the source size is `sub`).
+  if (h === mov.movzx) {
+    return {
+      source: `${pre} { const v = READ(c, ${la}, ${ins.sub}); H[${ins.reg}] = 0; L[${ins.reg}] = v; }`,
+      store: false,
+    };
+  }
+  // MOV m32/m64, imm32 (sign-extended to 64 bits).
+  if (h === mov.movRmImm) {
+    const hi = size === 8 ? ins.immHi >>> 0 : 0;
+    return { source: `${pre} WRITE(c, ${la}, ${size}, ${ins.imm >>> 0}, ${hi});`, store: true };
   }
   return undefined;
 }
