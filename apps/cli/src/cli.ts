@@ -1,8 +1,6 @@
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { MMU_STRATEGIES, type MmuStrategy } from '@vmkit/vmm';
-import { compareChartSvg } from './chart.js';
+import { MMU_STRATEGIES } from '@vmkit/vmm';
 import { printCompare, runCompare } from './commands/compare.js';
 import { printEptDemo, runEptDemo } from './commands/ept-demo.js';
 import { printLogDirtyDemo, runLogDirtyDemo } from './commands/log-dirty-demo.js';
@@ -10,13 +8,19 @@ import { printMemoryDemo, runMemoryDemo } from './commands/memory-demo.js';
 import { printRun, runWorkload } from './commands/run.js';
 import { MAX_PCPUS, printVectorsDemo, runVectorsDemo } from './commands/vectors-demo.js';
 import { parseCount, parseSize, UsageError } from './errors.js';
+import {
+  checkWritable,
+  MAX_VCPUS,
+  parseList,
+  parseMemory,
+  parseStrategy,
+  parseVcpus,
+  requireWorkload,
+  writeChart,
+} from './options.js';
 import type { Output } from './output.js';
 import { programNames, workload } from './workload.js';
 
-/** vCPUs a Vm accepts (the contract's 1..8). */
-const MAX_VCPUS = 8;
-/** Guest RAM a Vm accepts, in MiB (VmConfig.memoryMiB's range). */
-const MEMORY_MIB = { min: 4, max: 1024 } as const;
 const DEFAULT_BUDGET = 2_000_000_000;
 
 const USAGE = `usage: vmkit <command> [options]
@@ -244,82 +248,6 @@ function guestStatus(
     failed.end === 'exit' ? `exited with status ${failed.status}` : `ended: ${failed.end}`;
   process.stderr.write(`vmkit: the guest under ${failed.mmu} x${failed.vcpus} ${how}\n`);
   return GUEST_FAILED;
-}
-
-/** A usage error unless `path` names a file that can be created or replaced. */
-function checkWritable(path: string): void {
-  const target = resolve(path);
-  let isDirectory = false;
-  try {
-    isDirectory = statSync(target).isDirectory();
-  } catch {
-    // It does not exist yet: its directory must.
-  }
-  try {
-    if (isDirectory) throw new Error('a directory');
-    accessSync(dirname(target), constants.W_OK);
-  } catch {
-    throw new UsageError(`--svg: cannot write "${path}" (is its directory there and writable?)`);
-  }
-}
-
-/** Writes the chart; a failure (the disk, permissions changed meanwhile) is one line, status 1. */
-function writeChart(
-  path: string,
-  title: string,
-  rows: Parameters<typeof compareChartSvg>[1],
-): void {
-  try {
-    writeFileSync(path, compareChartSvg(title, rows));
-  } catch (e) {
-    throw new ChartWriteError(`--svg: cannot write "${path}": ${(e as Error).message}`);
-  }
-}
-
-/** The chart could not be written after the runs. */
-class ChartWriteError extends Error {
-  override name = 'ChartWriteError';
-}
-
-function requireWorkload(value: string | undefined): string {
-  if (value === undefined)
-    throw new UsageError(`--workload is required; choose one of ${programNames().join(', ')}`);
-  return value;
-}
-
-function parseStrategy(text: string): MmuStrategy {
-  const found = MMU_STRATEGIES.find((s) => s === text);
-  if (found === undefined) {
-    throw new UsageError(
-      `--mmu: unknown strategy "${text}"; choose from ${MMU_STRATEGIES.join(', ')}`,
-    );
-  }
-  return found;
-}
-
-function parseVcpus(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > MAX_VCPUS) {
-    throw new UsageError(`--vcpus: "${text}" is not a vCPU count from 1 to ${MAX_VCPUS}`);
-  }
-  return n;
-}
-
-function parseMemory(text: string): number {
-  const bytes = parseSize(text, '--memory');
-  const mib = bytes / 2 ** 20;
-  if (!Number.isInteger(mib) || mib < MEMORY_MIB.min || mib > MEMORY_MIB.max) {
-    throw new UsageError(`--memory: "${text}" is not a whole number of MiB from 4M to 1G`);
-  }
-  return mib;
-}
-
-/** A comma-separated option: every element parsed, none repeated. */
-function parseList<T>(text: string, option: string, parse: (item: string) => T): T[] {
-  const items = text.split(',');
-  if (new Set(items).size !== items.length)
-    throw new UsageError(`${option}: "${text}" repeats a value`);
-  return items.map(parse);
 }
 
 function optionList(options: readonly string[]): string {
