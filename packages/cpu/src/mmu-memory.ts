@@ -39,6 +39,9 @@ export interface MmuMemoryOptions {
   readonly secondStageExit?: SecondStageExitRecord;
 }
 
+/** Entries per access kind of MmuMemory's fast-path cache (a power of two). */
+const MICRO = 64;
+
 /**
  * Linear memory through paging: implements {@link CpuMemory} over an `Mmu` from
  * `@vmkit/paging` (or any {@link Translator}, such as `@vmkit/ept`'s `NestedMmu`) and the
@@ -77,14 +80,16 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   private readonly flags: (() => number) | undefined;
   private readonly stage2: SecondStageExitRecord | undefined;
   private ac = 0;
-  // A per-access-kind one-entry cache in front of the Mmu (the CPU's fast path for TLB hits):
-  // slot = access flags (write, user, fetch), page = linear page number, frame = physical page
-  // base. Filled only from successful translations (A and, for writes, D already set by the
-  // Mmu) and emptied by every event that may change a translation or its rights (paging
-  // registers, INVLPG, INVPCID, RFLAGS.AC). Keeping an entry until then is what a TLB may do
-  // (SDM Vol. 3A §4.10.2.4).
-  private readonly microPage = new Float64Array(32).fill(Number.NaN);
-  private readonly microFrame = new Float64Array(32);
+  // A per-access-kind cache in front of the Mmu (the CPU's fast path for TLB hits), direct-
+  // mapped: MICRO entries per access kind (write, user, fetch), entry = kind * MICRO + (linear
+  // page number mod MICRO); page = linear page number, frame = physical page base. Filled only
+  // from successful translations (A and, for writes, D already set by the Mmu) and emptied by
+  // every event that may change a translation or its rights (paging registers, INVLPG,
+  // INVPCID, RFLAGS.AC). Keeping an entry until then is what a TLB may do (SDM Vol. 3A
+  // §4.10.2.4). Several entries per kind keep code that alternates between its stack and a
+  // few data pages from walking the Mmu's TLB on every switch.
+  private readonly microPage = new Float64Array(32 * MICRO).fill(Number.NaN);
+  private readonly microFrame = new Float64Array(32 * MICRO);
 
   /**
    * @param mmu - the MMU (its registers are kept in step by the CPU)
@@ -110,7 +115,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   private translate(linear: number, access: number): number {
     this.syncAc();
     const page = Math.floor(linear / PAGE);
-    const slot = access & 31;
+    const slot = (access & 31) * MICRO + (page & (MICRO - 1));
     if (this.microPage[slot] === page && (access & ACCESS_IMPLICIT) === 0) {
       return this.microFrame[slot]! + (linear - page * PAGE);
     }
@@ -159,8 +164,9 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
     this.syncAc();
     const page = Math.floor(linear / PAGE);
     const offset = linear - page * PAGE;
-    if (offset > PAGE - size || this.microPage[access] !== page) return -1;
-    return this.microFrame[access]! + offset;
+    const slot = access * MICRO + (page & (MICRO - 1));
+    if (offset > PAGE - size || this.microPage[slot] !== page) return -1;
+    return this.microFrame[slot]! + offset;
   }
 
   /**

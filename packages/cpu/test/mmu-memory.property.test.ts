@@ -35,8 +35,9 @@ function setup(): {
 
 const op = fc.record({
   kind: fc.constantFrom('read8', 'read32', 'write8', 'write32', 'write64', 'remap'),
-  // Offsets cluster near page ends so that accesses cross pages.
-  page: fc.integer({ min: 0, max: PAGES - 2 }),
+  // Offsets cluster near page ends so that accesses cross pages. Pages 64 apart share an entry
+  // of the fast-path cache (direct-mapped, 64 entries per access kind).
+  page: fc.integer({ min: 0, max: PAGES - 2 }).chain((p) => fc.constantFrom(p, p + 64)),
   offset: fc.oneof(fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 4088, max: 4095 })),
   value: fc.integer({ min: 0, max: 0xffffffff }),
   hi: fc.integer({ min: 0, max: 0xffffffff }),
@@ -48,11 +49,15 @@ describe('MmuMemory data accesses', () => {
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 40 }), (ops) => {
         const { cpu, mem, map } = setup();
-        const frames = Array.from({ length: PAGES }, (_, p) => (p * 5 + 3) % FRAMES);
-        for (const [p, f] of frames.entries()) map(p, f);
+        const frames = new Map<number, number>();
+        for (let p = 0; p < PAGES; p++) {
+          frames.set(p, (p * 5 + 3) % FRAMES);
+          frames.set(p + 64, (p * 7 + 1) % FRAMES);
+        }
+        for (const [p, f] of frames) map(p, f);
         const physical = (la: number): number => {
           const page = Math.floor((la - LINEAR) / 4096);
-          return FRAME_BASE + frames[page]! * 0x1000 + (la % 4096);
+          return FRAME_BASE + frames.get(page)! * 0x1000 + (la % 4096);
         };
         const bytes = (la: number, n: number): number[] =>
           Array.from({ length: n }, (_, k) => mem.read8(physical(la + k)));
@@ -85,7 +90,7 @@ describe('MmuMemory data accesses', () => {
               );
               break;
             default:
-              frames[o.page] = o.frame;
+              frames.set(o.page, o.frame);
               map(o.page, o.frame);
               m.invlpg!(LINEAR + o.page * 4096);
           }
