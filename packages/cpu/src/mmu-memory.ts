@@ -224,11 +224,25 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
 
   /** {@inheritDoc CpuMemory.read8} */
   read8(linear: number, cpl: Privilege): number {
-    return this.read(linear, 1, cpl === 3 ? ACCESS_USER : 0);
+    const access = cpl === 3 ? ACCESS_USER : 0;
+    const p = this.cached(linear, 1, access);
+    if (p < 0) return this.read(linear, 1, access);
+    try {
+      return this.mem.read8(p);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.read16} */
   read16(linear: number, cpl: Privilege): number {
-    return this.read(linear, 2, cpl === 3 ? ACCESS_USER : 0);
+    const access = cpl === 3 ? ACCESS_USER : 0;
+    const p = this.cached(linear, 2, access);
+    if (p < 0) return this.read(linear, 2, access);
+    try {
+      return this.mem.read16(p);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.read32} */
   read32(linear: number, cpl: Privilege): number {
@@ -243,11 +257,31 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
-    this.write(linear, 1, value, cpl === 3 ? ACCESS_USER : 0);
+    const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
+    const p = this.cached(linear, 1, access);
+    if (p < 0) {
+      this.write(linear, 1, value, access);
+      return;
+    }
+    try {
+      this.mem.write8(p, value);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.write16} */
   write16(linear: number, value: number, cpl: Privilege): void {
-    this.write(linear, 2, value, cpl === 3 ? ACCESS_USER : 0);
+    const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
+    const p = this.cached(linear, 2, access);
+    if (p < 0) {
+      this.write(linear, 2, value, access);
+      return;
+    }
+    try {
+      this.mem.write16(p, value);
+    } catch (e) {
+      throw machineCheck(e);
+    }
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {

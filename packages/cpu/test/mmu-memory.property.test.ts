@@ -1,7 +1,7 @@
-// MmuMemory's fast path (one-entry cache per access kind, accesses inside one page) against a
-// model of the page table: random reads and writes of 1, 4 and 8 bytes, some crossing pages,
-// over linear pages mapped to scrambled physical frames, interleaved with remappings announced
-// by INVLPG. Every access must reach the bytes the page table names.
+// MmuMemory's fast path (a direct-mapped cache per access kind, accesses inside one page)
+// against a model of the page table: random reads and writes of 1, 2, 4 and 8 bytes, some
+// crossing pages, over linear pages mapped to scrambled physical frames, interleaved with
+// remappings announced by INVLPG. Every access must reach the bytes the page table names.
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import fc from 'fast-check';
@@ -34,7 +34,16 @@ function setup(): {
 }
 
 const op = fc.record({
-  kind: fc.constantFrom('read8', 'read32', 'write8', 'write32', 'write64', 'remap'),
+  kind: fc.constantFrom(
+    'read8',
+    'read16',
+    'read32',
+    'write8',
+    'write16',
+    'write32',
+    'write64',
+    'remap',
+  ),
   // Offsets cluster near page ends so that accesses cross pages. Pages 64 apart share an entry
   // of the fast-path cache (direct-mapped, 64 entries per access kind).
   page: fc.integer({ min: 0, max: PAGES - 2 }).chain((p) => fc.constantFrom(p, p + 64)),
@@ -67,6 +76,15 @@ describe('MmuMemory data accesses', () => {
           switch (o.kind) {
             case 'read8':
               expect(m.read8(la, 0)).toBe(bytes(la, 1)[0]);
+              break;
+            case 'read16': {
+              const b = bytes(la, 2);
+              expect(m.read16(la, 0)).toBe(b[0]! | (b[1]! << 8));
+              break;
+            }
+            case 'write16':
+              m.write16(la, o.value & 0xffff, 0);
+              expect(bytes(la, 2)).toEqual([o.value & 0xff, (o.value >>> 8) & 0xff]);
               break;
             case 'read32': {
               const b = bytes(la, 4);
