@@ -78,7 +78,18 @@ export function compileBlock(
   instructions: readonly Instr[],
   cpl: Privilege = 0,
 ): Block {
-  const handlers = instructions.map((ins) => ins.exec);
+  return instantiate(blockFactory(start, instructions), start, instructions, cpl);
+}
+
+/**
+ * The compiled form of a block before it is bound to its instructions: a function of the
+ * helpers, the handlers and the instruction objects that returns the block's `run`. Its source
+ * depends only on the start address and the decoded instructions, so one factory serves every
+ * block decoded from the same bytes at the same address.
+ */
+type BlockFactory = (...bound: unknown[]) => (cpu: Cpu) => void;
+
+function blockFactory(start: number, instructions: readonly Instr[]): BlockFactory {
   const careful = carefulBody(start, instructions);
   const n = instructions.length;
   let body: string;
@@ -95,15 +106,23 @@ export function compileBlock(
   }
   const names = [
     ...HELPERS,
-    ...handlers.map((_, k) => `h${k}`),
+    ...instructions.map((_, k) => `h${k}`),
     ...instructions.map((_, k) => `i${k}`),
   ];
   // The generated source contains only numbers and fixed identifiers: no guest-controlled
   // text reaches the compiler.
-  const factory = new Function(
+  return new Function(
     ...names,
     `return function block(c) {\nconst e = c.code.epoch; const L = c.lo; const H = c.hi;\n${body}\n};`,
-  );
+  ) as BlockFactory;
+}
+
+function instantiate(
+  factory: BlockFactory,
+  start: number,
+  instructions: readonly Instr[],
+  cpl: Privilege,
+): Block {
   const run = factory(
     add64,
     addNarrow,
@@ -115,9 +134,9 @@ export function compileBlock(
     readMem,
     writeMem,
     canonicalSum,
-    ...handlers,
+    ...instructions.map((ins) => ins.exec),
     ...instructions,
-  ) as (cpu: Cpu) => void;
+  );
   return { start, cpl, instructions, run, next: undefined, nextEpoch: -1 };
 }
 
@@ -275,13 +294,45 @@ const ENDS_BLOCK = new Set<Handler>([
   msr.wrmsr,
 ]);
 
-function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number): Instr {
+function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number, bytes: number[]): Instr {
   return decode((i) => {
     const la = rip + i;
     // Fetching past the top of the canonical lower half is a #GP (SDM Vol. 1 §3.3.7.1).
     if (rip >= 0 && la >= 2 ** 47) throw new CpuFault(Vector.GP, 0);
-    return memory.fetch8(la, cpl);
+    const b = memory.fetch8(la, cpl);
+    bytes[i] = b;
+    return b;
   });
+}
+
+// Decodes the instructions of the block at `start` (see buildBlock) and returns them with
+// their bytes, as a string of char codes 0..255.
+function decodeBlock(
+  memory: CpuMemory,
+  cpl: Privilege,
+  start: number,
+): { instructions: Instr[]; bytes: string } {
+  const instructions: Instr[] = [];
+  let text = '';
+  let rip = start;
+  const pageEnd = (Math.floor(start / PAGE) + 1) * PAGE;
+  const bytes: number[] = [];
+  for (;;) {
+    let ins: Instr;
+    bytes.length = 0;
+    try {
+      ins = decodeAt(memory, cpl, rip, bytes);
+    } catch (e) {
+      if (instructions.length === 0) throw e;
+      break;
+    }
+    instructions.push(ins);
+    text += String.fromCharCode(...bytes.slice(0, ins.length));
+    rip += ins.length;
+    if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= MAX_BLOCK_INSTRUCTIONS)
+      break;
+  }
+  return { instructions, bytes: text };
 }
 
 /**
@@ -297,21 +348,44 @@ function decodeAt(memory: CpuMemory, cpl: Privilege, rip: number): Instr {
  * @returns the compiled block
  */
 export function buildBlock(memory: CpuMemory, cpl: Privilege, start: number): Block {
-  const instructions: Instr[] = [];
-  let rip = start;
-  const pageEnd = (Math.floor(start / PAGE) + 1) * PAGE;
-  for (;;) {
-    let ins: Instr;
-    try {
-      ins = decodeAt(memory, cpl, rip);
-    } catch (e) {
-      if (instructions.length === 0) throw e;
-      break;
-    }
-    instructions.push(ins);
-    rip += ins.length;
-    if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= MAX_BLOCK_INSTRUCTIONS)
-      break;
+  return compileBlock(start, decodeBlock(memory, cpl, start).instructions, cpl);
+}
+
+/** Most compiled factories a {@link FactoryCache} keeps before it starts afresh. */
+const FACTORY_LIMIT = 8192;
+
+/**
+ * Compiled block factories by start address and instruction bytes. It outlives code-cache
+ * flushes (a CR3 load empties the code cache, and a guest kernel switching between processes
+ * runs the same code again): a block decoded again from the same bytes at the same address is
+ * only bound to its new instruction objects, not generated and compiled again. Which blocks
+ * exist, and when code is decoded afresh, is unchanged; only the JavaScript compilation is
+ * shared.
+ */
+export type FactoryCache = Map<string, BlockFactory>;
+
+/**
+ * {@link buildBlock} through a {@link FactoryCache}.
+ *
+ * @param memory - where the code is fetched from
+ * @param cpl - the privilege of the fetches
+ * @param start - the linear address of the first instruction
+ * @param factories - the cache of compiled factories (one per CPU)
+ * @returns the compiled block
+ */
+export function buildCachedBlock(
+  memory: CpuMemory,
+  cpl: Privilege,
+  start: number,
+  factories: FactoryCache,
+): Block {
+  const { instructions, bytes } = decodeBlock(memory, cpl, start);
+  const key = `${start}:${bytes}`;
+  let factory = factories.get(key);
+  if (factory === undefined) {
+    if (factories.size >= FACTORY_LIMIT) factories.clear();
+    factory = blockFactory(start, instructions);
+    factories.set(key, factory);
   }
-  return compileBlock(start, instructions, cpl);
+  return instantiate(factory, start, instructions, cpl);
 }

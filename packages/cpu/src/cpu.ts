@@ -6,7 +6,7 @@ import {
   type VmExitInformation,
 } from '@vmkit/vmx';
 import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
-import { type Block, buildBlock } from './block.js';
+import { type Block, buildCachedBlock, type FactoryCache } from './block.js';
 import { CodeCache } from './code-cache.js';
 import { CpuError } from './errors.js';
 import { completeIn } from './exec/io.js';
@@ -291,6 +291,8 @@ export class Cpu {
 
   /** Interpreter state: the compiled blocks and the self-modifying-code bookkeeping. */
   readonly code: CodeCache;
+  // Compiled block factories by address and bytes, kept across code-cache flushes.
+  private readonly factories: FactoryCache = new Map();
 
   /** Interpreter state: RIP as a signed canonical linear address (prefer `rip`). */
   ripValue = 0;
@@ -1109,7 +1111,7 @@ export class Cpu {
     const rip = this.ripValue;
     const hit = this.code.lookup(rip);
     if (hit !== undefined && hit.cpl === this.cpl) return hit;
-    const block = buildBlock(this.memory, this.cpl, rip);
+    const block = buildCachedBlock(this.memory, this.cpl, rip, this.factories);
     this.code.insert(block);
     return block;
   }
