@@ -5,12 +5,20 @@
  *   below 1 MiB or outside guest RAM (boot protocol, "Image").
  * - `BAD_CONFIG`: a {@link VmConfig} field is out of range (RAM size, command line, quantum).
  * - `PORT_CONFLICT`: a device was registered on I/O ports another device already owns.
+ * - `MMIO_CONFLICT`: an MMIO region was misaligned, beyond MAXPHYADDR, or overlapped RAM or
+ *   another device.
  * - `BAD_RUN`: `run` was called with a bad budget, or after the guest already exited.
  * - `UNSUPPORTED`: a valid configuration a build cannot run (the message says which part and
  *   what it needs). This build runs every configuration `VmConfig` accepts; the code stays so
  *   callers that skip such configurations keep working.
  */
-export type VmmErrorCode = 'BAD_IMAGE' | 'BAD_CONFIG' | 'PORT_CONFLICT' | 'BAD_RUN' | 'UNSUPPORTED';
+export type VmmErrorCode =
+  | 'BAD_IMAGE'
+  | 'BAD_CONFIG'
+  | 'PORT_CONFLICT'
+  | 'MMIO_CONFLICT'
+  | 'BAD_RUN'
+  | 'UNSUPPORTED';
 
 /**
  * The typed error of `@vmkit/vmm`: thrown on bad host input (images, configuration, device

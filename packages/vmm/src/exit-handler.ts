@@ -142,8 +142,19 @@ export class ExitHandler {
         return this.vmcall(vcpu, info);
       case BasicExitReason.EPT_VIOLATION:
       case BasicExitReason.EPT_MISCONFIGURATION: {
-        // EPT maps all of guest RAM and nothing else; there is no MMIO behind guest-physical
-        // memory, so the guest reached for memory that does not exist: stop the VM.
+        // EPT maps all of guest RAM and nothing else. A data access (GLA valid, bit 7, and an
+        // access to the translated linear address, bit 8: SDM Vol. 3C Table 28-7) to a device
+        // region is emulated; anything else reached for memory that does not exist: stop.
+        const q = Number(info.exitQualification & 0x1ffn);
+        if (
+          reason === BasicExitReason.EPT_VIOLATION &&
+          (q & 0x180) === 0x180 &&
+          (q & 0x4) === 0 &&
+          this.isDevice(info.guestPhysicalAddress)
+        ) {
+          const linear = Number(BigInt.asIntN(64, info.guestLinearAddress));
+          return this.emulateMmio(vcpu, info, linear, info.guestPhysicalAddress);
+        }
         const what =
           reason === BasicExitReason.EPT_VIOLATION ? 'EPT violation' : 'EPT misconfiguration';
         const gpa = info.guestPhysicalAddress.toString(16);
@@ -250,9 +261,14 @@ export class ExitHandler {
         return this.guestFault(vcpu, info, linear);
       case ShadowFaultKind.PAGE_TABLE_WRITE:
         return this.emulateStore(vcpu, linear, port.result.physical);
-      case ShadowFaultKind.MMIO:
-        // No device sits behind guest-physical memory: as on the bare machine model, #MC.
+      case ShadowFaultKind.MMIO: {
+        // A device region is emulated; a frame with nothing behind it is #MC, as on the bare
+        // machine model. A fetch from a device is not emulated (I/D, bit 4 of the error code).
+        const gpa = port.result.physical;
+        if ((info.interruptionErrorCode & 0x10) === 0 && this.isDevice(gpa))
+          return this.emulateMmio(vcpu, info, linear, gpa);
         return this.injectException(vcpu, MC);
+      }
       default:
         // A hidden fault, now fixed: retry, delivering again what the fault interrupted.
         return this.reinject(vcpu, info);
@@ -293,6 +309,41 @@ export class ExitHandler {
       shadow.disarm();
     }
     return stop.kind === 'budget' ? undefined : this.vm.serve(vcpu, stop);
+  }
+
+  /** Whether a guest-physical address lies in a device (MMIO) region. */
+  private isDevice(gpa: number): boolean {
+    return this.vm.memory
+      .regions()
+      .some((r) => r.kind === 'mmio' && gpa >= r.base && gpa < r.base + r.size);
+  }
+
+  /**
+   * An access to a device region: runs the one instruction that exited with its accesses to
+   * that linear page sent to the region's MmioHandler (through guest-physical memory), then
+   * resumes. If the instruction exits on a device again without retiring (an access that
+   * crosses out of the page, or a second device page), the machine cannot perform it: #MC, as
+   * on the bare machine model.
+   */
+  private emulateMmio(vcpu: Vcpu, info: VmExitInformation, linear: number, gpa: number): ExitEnd {
+    // A device access during an event's delivery (the IDT or a stack in a device region), or a
+    // second device exit while one is emulated, is not something the machine can do.
+    if (vcpu.emulatingMmio || (info.idtVectoringInfo & VALID) !== 0)
+      return this.injectException(vcpu, MC);
+    const window = vcpu.translation.mmio!;
+    vcpu.emulatingMmio = true;
+    try {
+      let stop: StopReason;
+      window.openMmio(linear, gpa);
+      try {
+        stop = vcpu.cpu.run(1);
+      } finally {
+        window.closeMmio();
+      }
+      return stop.kind === 'budget' ? undefined : this.vm.serve(vcpu, stop);
+    } finally {
+      vcpu.emulatingMmio = false;
+    }
   }
 
   /** VMCALL: the hypercall table at CPL 0; #UD from user mode (guest README, "Hypercalls"). */

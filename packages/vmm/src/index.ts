@@ -22,6 +22,7 @@ export {
   MAX_PRINT,
 } from './hypercalls.js';
 export { checkImage, loadImage } from './loader.js';
+export type { MmioWindow } from './mmio-window.js';
 export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
 export { priceVcpu } from './pricing.js';
 export type { ShadowPort, ShadowWindow } from './shadow-memory.js';

@@ -2,10 +2,11 @@
 // (the ShadowVcpu's hardware Mmu), paging-register changes and invalidations reach the shadow
 // MMU, and one armed page sends the faulting instruction's stores to `emulateWrite` (how a VMM
 // emulates a guest write to a write-protected guest page table, seed 003 §II.A).
-import { CpuFault, MmuMemory, type Privilege } from '@vmkit/cpu';
+import { CpuFault, type Privilege } from '@vmkit/cpu';
 import type { GuestMemory } from '@vmkit/memory';
 import type { Mmu, PagingState } from '@vmkit/paging';
 import { ShadowError, type ShadowResult } from '@vmkit/shadow-paging';
+import { MmioWindowMemory } from './mmio-window.js';
 
 /** #GP, SDM Vol. 3A Table 6-1. */
 const GP = 13;
@@ -47,11 +48,11 @@ export interface ShadowWindow {
 }
 
 /**
- * `MmuMemory` over a shadow vCPU's hardware MMU. Paging-register writes and invalidations the
+ * An {@link MmioWindowMemory} over a shadow vCPU's hardware MMU. Paging-register writes and invalidations the
  * CPU performs itself (those that do not exit) go to the shadow MMU, so the shadow tables never
  * fall behind the guest's registers; a paging mode the shadow MMU refuses is #GP for the guest.
  */
-export class ShadowLinearMemory extends MmuMemory implements ShadowWindow {
+export class ShadowLinearMemory extends MmioWindowMemory<Mmu> implements ShadowWindow {
   private armedPage = -1;
   private armedGpa = 0;
   /** Guest page-table stores sent to `emulateWrite`. */
@@ -69,7 +70,7 @@ export class ShadowLinearMemory extends MmuMemory implements ShadowWindow {
     private readonly flushAll: () => void,
     rflags: () => number,
   ) {
-    super(port.hardware, host, { rflags });
+    super(port.hardware, host, host, { rflags });
   }
 
   /**

@@ -10,6 +10,7 @@ import { Mmu } from '@vmkit/paging';
 import { ShadowMmu } from '@vmkit/shadow-paging';
 import { BOOT_REGISTERS } from './boot.js';
 import { HostMemory } from './host-memory.js';
+import { type MmioWindow, MmioWindowMemory } from './mmio-window.js';
 import { ShadowLinearMemory, type ShadowPort, type ShadowWindow } from './shadow-memory.js';
 
 /**
@@ -43,6 +44,11 @@ export interface VcpuTranslation {
   readonly memory: MmuMemory<Translator>;
   /** TLB hits and misses of the MMU hardware so far. */
   tlb(): TlbCounters;
+  /**
+   * The vCPU's linear memory as an MMIO window, for emulating an access to a device region that
+   * exited (not `native`, where device regions answer directly).
+   */
+  readonly mmio?: MmioWindow;
   /** The shadow MMU of this vCPU and its linear memory (`spt` only). */
   readonly shadow?: ShadowWindow;
   /** Memory references made by hardware page walks so far (guest + EPT levels, or shadow). */
@@ -134,10 +140,12 @@ function eptStrategy(
         eptFeatures: { maxPhyAddr },
         guest: { ...BOOT_REGISTERS, features: { maxPhyAddr } },
       });
+      // Final addresses are host-physical RAM addresses (identity p2m): guest RAM holds them.
+      const memory = new MmioWindowMemory(mmu, ram, ram, { rflags });
       return {
         mmu,
-        // Final addresses are host-physical RAM addresses (identity p2m): guest RAM holds them.
-        memory: new MmuMemory(mmu, ram, { rflags }),
+        memory,
+        mmio: memory,
         tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => mmu.stats.references,
       };
@@ -180,6 +188,7 @@ function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy 
       return {
         mmu,
         memory,
+        mmio: memory,
         shadow: memory,
         tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),

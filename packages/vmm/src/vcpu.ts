@@ -58,6 +58,8 @@ export class Vcpu {
   readonly shadowFaults = new Float64Array(5);
   /** Simulated cycles this vCPU waited for the shadow lock. */
   lockWait = 0;
+  /** Whether the VMM is emulating a device access of this vCPU (one instruction). */
+  emulatingMmio = false;
   /** Guest CR3 loads the VMM served (shadow-root switches under `spt`). */
   cr3Loads = 0;
   /** Clock units skipped while the vCPU idled in HLT. */

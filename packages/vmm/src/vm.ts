@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
-import { GuestPhysicalMemory } from '@vmkit/memory';
+import { GuestMemoryError, GuestPhysicalMemory, type MmioHandler } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
 import { CostModel, SimLock } from '@vmkit/sim';
 import { enterLongMode, writeBootStructures } from './boot.js';
@@ -30,6 +30,7 @@ import {
 } from './vm-config.js';
 
 const MIB = 0x10_0000;
+const PAGE = 0x1000;
 const MAX_PHY_ADDR = 36;
 /** #UD, SDM Vol. 3A Table 6-1. */
 const UD = 6;
@@ -192,6 +193,47 @@ export class Vm {
     let n = 0;
     for (const v of this.vcpus) n += v.instructions;
     return n;
+  }
+
+  /**
+   * Places a memory-mapped device in guest-physical memory. The guest reaches it through its
+   * own page tables (the boot map covers RAM only). Under `native` its accesses go straight to
+   * `handler`; under `spt`, `ept` and `ept-lp` they exit (a shadow fault on a frame with no RAM,
+   * an EPT violation) and the VMM emulates the instruction with its accesses to that page sent
+   * to `handler`. An access the VMM cannot emulate (a fetch, an access crossing out of the
+   * device's page, a device access during event delivery) is #MC for the guest, as on the bare
+   * machine model.
+   *
+   * @param region - `base` and `size` (page-aligned, outside RAM and other devices), the
+   *   handler, and an optional name
+   * @throws VmmError `MMIO_CONFLICT` for a region that is misaligned, overlaps RAM or another
+   *   device, or lies beyond the guest's MAXPHYADDR
+   * @example
+   * ```ts
+   * vm.addMmio({ base: 0xfeb0_0000, size: 0x1000, handler: device });
+   * ```
+   */
+  addMmio(region: { base: number; size: number; handler: MmioHandler; name?: string }): void {
+    const { base, size } = region;
+    if (
+      !Number.isSafeInteger(base) ||
+      !Number.isSafeInteger(size) ||
+      base % PAGE !== 0 ||
+      size <= 0 ||
+      size % PAGE !== 0 ||
+      base + size > 2 ** MAX_PHY_ADDR
+    )
+      throw new VmmError(
+        'MMIO_CONFLICT',
+        `an MMIO region must be page-aligned, non-empty and below 2^${MAX_PHY_ADDR}: base 0x${base.toString(16)}, size 0x${size.toString(16)}`,
+      );
+    try {
+      this.memory.addMmio(region);
+    } catch (e) {
+      if (e instanceof GuestMemoryError)
+        throw new VmmError('MMIO_CONFLICT', `MMIO region refused: ${e.message}`, { cause: e });
+      throw e;
+    }
   }
 
   /**
