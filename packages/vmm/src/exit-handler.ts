@@ -1,6 +1,6 @@
 // The VMM's VM-exit handlers, by basic exit reason (SDM Vol. 3C chapter 28 for what each exit
 // reports; §27.6 for the event injection that resumes the guest).
-import { CpuFault, defaultCpuid, type GprName, type StopReason } from '@vmkit/cpu';
+import { CpuFault, defaultCpuid, GPR_NAMES, type StopReason } from '@vmkit/cpu';
 import type { GuestPhysicalMemory } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
 import type { ShadowKind } from '@vmkit/sim';
@@ -51,25 +51,6 @@ export interface VmServices {
   serve(vcpu: Vcpu, stop: Exclude<StopReason, { kind: 'budget' }>): ExitEnd;
 }
 
-// Exit-qualification register numbers (SDM Vol. 3C Table 28-3) as the CPU names them.
-const GPRS: readonly GprName[] = [
-  'rax',
-  'rcx',
-  'rdx',
-  'rbx',
-  'rsp',
-  'rbp',
-  'rsi',
-  'rdi',
-  'r8',
-  'r9',
-  'r10',
-  'r11',
-  'r12',
-  'r13',
-  'r14',
-  'r15',
-];
 const U32 = 0xffff_ffffn;
 /** SDM Vol. 3A Table 6-1. */
 const DF = 8;
@@ -370,7 +351,8 @@ export class ExitHandler {
   private crAccess(vcpu: Vcpu, info: VmExitInformation): ExitEnd {
     const q = decodeCrAccessQualification(info.exitQualification);
     const cpu = vcpu.cpu;
-    const gpr = GPRS[q.generalPurposeRegister]!;
+    // Exit-qualification register numbers (SDM Vol. 3C Table 28-3) are the encoding order.
+    const gpr = GPR_NAMES[q.generalPurposeRegister]!;
     if (q.accessType === CrAccessType.MOV_FROM_CR) {
       cpu.setReg(gpr, cpu.cr3);
       return this.skip(vcpu, info);

@@ -11,6 +11,7 @@ import { deliver } from '../system/deliver.js';
 import { attributes, isCode, isWritableData, readDescriptor } from '../system/descriptors.js';
 import { exitInformation, VmExit } from '../vmx/vm-exit.js';
 import { RSP, readRm, rmAddress } from './operands.js';
+import { poppedRflags } from './stack.js';
 
 function softwareInterrupt(cpu: Cpu, ins: Instr, vector: number): void {
   const nr = cpu.nonRoot;
@@ -103,22 +104,7 @@ export function iretq(cpu: Cpu, _ins: Instr): void {
 
   // RFLAGS: as POPF at the old CPL; VM, VIF and VIP stay clear in 64-bit mode. RF (which
   // only suppresses instruction breakpoints, not modelled) is cleared.
-  let writable =
-    RFLAGS.CF |
-    RFLAGS.PF |
-    RFLAGS.AF |
-    RFLAGS.ZF |
-    RFLAGS.SF |
-    RFLAGS.TF |
-    RFLAGS.DF |
-    RFLAGS.OF |
-    RFLAGS.NT |
-    RFLAGS.AC |
-    RFLAGS.ID;
-  const iopl = (cpu.flags & RFLAGS.IOPL) >>> 12;
-  if (cpu.cpl === 0) writable |= RFLAGS.IOPL;
-  if (cpu.cpl <= iopl) writable |= RFLAGS.IF;
-  cpu.flags = ((cpu.flags & ~writable & ~RFLAGS.RF) | (flags & writable) | RFLAGS.FIXED1) >>> 0;
+  cpu.flags = poppedRflags(cpu, flags);
   cpu.lo[RSP] = rspLo;
   cpu.hi[RSP] = rspHi;
   cpu.cs = cs;

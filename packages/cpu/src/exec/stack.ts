@@ -109,6 +109,16 @@ export function pushf(cpu: Cpu, _ins: Instr): void {
  */
 export function popf(cpu: Cpu, _ins: Instr): void {
   const v = peek64(cpu);
+  adjustRsp(cpu, 8);
+  cpu.flags = poppedRflags(cpu, v);
+}
+
+/**
+ * RFLAGS after loading `value` as POPF does in 64-bit mode at the current CPL (also IRETQ's
+ * rule, at the CPL before the return): VM, VIF and VIP stay clear, IOPL changes only at CPL 0,
+ * IF only when CPL <= IOPL, and RF is cleared (SDM Vol. 2B POPF, Table 4-16).
+ */
+export function poppedRflags(cpu: Cpu, value: number): number {
   let writable =
     RFLAGS.CF |
     RFLAGS.PF |
@@ -124,8 +134,7 @@ export function popf(cpu: Cpu, _ins: Instr): void {
   const iopl = (cpu.flags & RFLAGS.IOPL) >>> 12;
   if (cpu.cpl === 0) writable |= RFLAGS.IOPL;
   if (cpu.cpl <= iopl) writable |= RFLAGS.IF;
-  adjustRsp(cpu, 8);
-  cpu.flags = ((cpu.flags & ~writable & ~RFLAGS.RF) | (v & writable) | RFLAGS.FIXED1) >>> 0;
+  return ((cpu.flags & ~writable & ~RFLAGS.RF) | (value & writable) | RFLAGS.FIXED1) >>> 0;
 }
 
 /**
