@@ -164,6 +164,19 @@ describe('CacheHierarchy, spec-style', () => {
     for (let pass = 0; pass < 3; pass++) for (const a of lines) expect(c.access(a)).toBe('l2');
   });
 
+  it('with the default profile: a working set beyond L1 effective capacity but within L2 hits L2', () => {
+    // Effective capacities at share 0.25: L1 16 sets x 8 ways = 128 lines (8 KiB), L2 1024
+    // lines (64 KiB). 256 consecutive lines (16 KiB) cycle out of L1 but stay in L2.
+    const c = CacheHierarchy.forWalks(defaultProfile);
+    const lines = Array.from({ length: 256 }, (_, i) => 0x10_0000 + i * 64);
+    for (const a of lines) expect(c.access(a)).toBe('dram');
+    for (let pass = 0; pass < 2; pass++) for (const a of lines) expect(c.access(a)).toBe('l2');
+    // 96 lines (6 KiB) fit L1's effective 8 KiB.
+    const d = CacheHierarchy.forWalks(defaultProfile);
+    for (const a of lines.slice(0, 96)) d.access(a);
+    for (const a of lines.slice(0, 96)) expect(d.access(a)).toBe('l1');
+  });
+
   it('a working set larger than L2 but within L3 hits L3', () => {
     const c = new CacheHierarchy(small(2, 2), small(4, 2), small(64, 4));
     const lines = Array.from({ length: 40 }, (_, i) => i * 64);

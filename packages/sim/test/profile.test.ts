@@ -156,10 +156,19 @@ describe('loadProfile', () => {
     expect(ok.memory.pageTableShare.value).toBe(0.1);
   });
 
-  it('reads an old profile with memory.pageWalkReference as an unknown field', () => {
+  it('rejects a profile of the old shape (pageWalkReference, no caches) naming a missing field; diffProfiles still compares it', () => {
     const old = structuredClone(defaultProfile) as unknown as { memory: Record<string, unknown> };
-    old.memory.pageWalkReference = defaultProfile.memory.latency.l2;
-    expect(fieldOf(() => loadProfile(old))).toBe('memory.pageWalkReference');
+    old.memory.pageWalkReference = defaultProfile.memory.latency.l2; // 10 cycles, as before
+    delete old.memory.caches;
+    delete old.memory.pageTableShare;
+    expect(fieldOf(() => loadProfile(old))).toBe('memory.caches');
+    // diffProfiles still compares it with a current profile, figure by figure.
+    const d = diffProfiles(old as unknown as CostProfile, defaultProfile);
+    expect(d.find((x) => x.path === 'memory.pageWalkReference')).toMatchObject({
+      a: 10,
+      b: undefined,
+    });
+    expect(d.find((x) => x.path === 'memory.pageTableShare')).toMatchObject({ b: 0.25 });
   });
 
   it('treats __proto__ and constructor in JSON as unknown fields', () => {
