@@ -41,6 +41,31 @@ describe('walk references by cache level', () => {
     }
   }, 60_000);
 
+  it('feeds the addresses the hardware walks: guest tables, EPT tables above RAM, shadow tables', () => {
+    const ram = 128 * 2 ** 20; // the default guest RAM; the VMM's tables start above it
+    for (const mmu of MMU_STRATEGIES) {
+      const vm = new Vm({ command: 'hello', mmu });
+      const seen = { ram: 0, vmm: 0 };
+      for (const v of vm.vcpus) {
+        const hw = v.translation.mmu as { walkObserver?: (a: number, i: number) => void };
+        const feed = hw.walkObserver!;
+        hw.walkObserver = (address, info) => {
+          if (address < ram) seen.ram++;
+          else seen.vmm++;
+          feed(address, info);
+        };
+      }
+      const r = vm.run();
+      expect(seen.ram + seen.vmm).toBe(r.walkReferences);
+      expect(total(r)).toBe(r.walkReferences);
+      // native: guest tables only; spt: the hardware walks only shadow tables (VMM memory);
+      // ept/ept-lp: guest tables in RAM and EPT tables above it, both host-physical.
+      if (mmu === 'native') expect(seen.vmm).toBe(0);
+      if (mmu === 'spt') expect(seen.ram).toBe(0);
+      if (mmu.startsWith('ept')) expect(Math.min(seen.ram, seen.vmm)).toBeGreaterThan(0);
+    }
+  }, 60_000);
+
   it('prices each reference at the latency of its level (a dearer DRAM adds exactly its misses)', () => {
     const dearer = withFigures(defaultProfile, 'dram+100', {
       'memory.latency.dram': { value: 250, source: assume('test') },
@@ -89,8 +114,21 @@ describe('walk references by cache level', () => {
 
   it('several vCPUs: per-vCPU L1/L2, one L3, all references accounted for', () => {
     for (const mmu of ['spt', 'ept'] as const) {
-      const r = run(mmu, defaultProfile, 2);
+      const vm = new Vm({ command: WORKLOAD, mmu, vcpus: 2 });
+      const r = vm.run({ maxInstructions: 60_000_000 });
+      expect(r.end).toBe('exit');
       expect(total(r)).toBe(r.walkReferences);
+      const [a, b] = vm.vcpus.map((v) => v.translation.walkCaches);
+      expect(a!.levels[0]).not.toBe(b!.levels[0]);
+      expect(a!.levels[1]).not.toBe(b!.levels[1]);
+      expect(a!.levels[2]).toBe(b!.levels[2]);
+      // The second vCPU finds lines the first one brought into the shared L3 (the kernel's
+      // tables, and under ept the EPT), so the run has L3 hits.
+      expect(r.walkReferencesByLevel.l3).toBeGreaterThan(0);
+      for (const level of MEMORY_LEVELS) {
+        const i = MEMORY_LEVELS.indexOf(level);
+        expect(a!.served[i]! + b!.served[i]!).toBe(r.walkReferencesByLevel[level]);
+      }
     }
   }, 60_000);
 });
