@@ -43,8 +43,8 @@ function checkGeometry(g: CacheLevelGeometry, what: string): void {
  * One set-associative cache level with least-recently-used replacement. Lines are identified by
  * their line number (physical address divided by the line size); the set is the line number
  * modulo the number of sets. A level may be shared by several {@link CacheHierarchy} objects
- * (a last-level cache shared by cores): every level it evicts from is back-invalidated in all
- * the levels above it, so each level always holds a superset of the levels above (inclusion).
+ * (a last-level cache shared by cores): a line it evicts is back-invalidated in all the levels
+ * above it, so each level always holds a superset of the levels above (inclusion).
  *
  * @example
  * ```ts
@@ -90,19 +90,6 @@ export class CacheLevel {
         return true;
       }
     }
-    return false;
-  }
-
-  /**
-   * Whether the level holds a line, without touching its recency.
-   *
-   * @param line - the line number
-   * @returns true if present
-   */
-  holds(line: number): boolean {
-    const ways = this.geometry.ways;
-    const base = (line % this.geometry.sets) * ways;
-    for (let i = base, end = base + ways; i < end; i++) if (this.lines[i] === line) return true;
     return false;
   }
 
