@@ -22,10 +22,8 @@ import type { Vcpu } from './vcpu.js';
  */
 export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: ArrayLike<number>): number {
   const profile = model.profile;
-  let walks = 0;
-  for (let i = 0; i < MEMORY_LEVELS.length; i++)
-    walks += model.memoryReferences(MEMORY_LEVELS[i]!, walkReferences[i]!);
-  let cycles = model.instructions('alu', vcpu.cpu.instructions) + walks;
+  let cycles =
+    model.instructions('alu', vcpu.cpu.instructions) + walkReferenceCycles(model, walkReferences);
   if (!vcpu.virtualized) return cycles;
   for (const [reason, n] of vcpu.exits.byReason) {
     const kind = exitKindOf(reason);
@@ -40,6 +38,14 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: ArrayLik
   cycles += model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
   // Time spent waiting for the shadow lock other vCPUs held (SimLock, seed 003 §V.A).
   return cycles + vcpu.lockWait;
+}
+
+/** Each page-walk reference at the latency of the level that served it (l1, l2, l3, dram). */
+function walkReferenceCycles(model: CostModel, byLevel: ArrayLike<number>): number {
+  let cycles = 0;
+  for (let i = 0; i < MEMORY_LEVELS.length; i++)
+    cycles += model.memoryReferences(MEMORY_LEVELS[i]!, byLevel[i]!);
+  return cycles;
 }
 
 /**
