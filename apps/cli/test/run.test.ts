@@ -25,6 +25,8 @@ const RUN_KEYS = [
   'exitsByRip',
   'shadowFaults',
   'walkReferences',
+  'walkReferencesByLevel',
+  'pscHits',
   'tlb',
   'perVcpu',
   'wallSeconds',
@@ -61,6 +63,13 @@ describe('vmkit run', () => {
     expect(text).toMatch(
       new RegExp(`page-walk references\\s+${direct.walkReferences.toLocaleString('en-US')}`),
     );
+    for (const [level, n] of Object.entries(direct.walkReferencesByLevel))
+      expect(text).toMatch(new RegExp(`from ${level}\\s+${n.toLocaleString('en-US')}\n`));
+    const psc = Object.values(direct.pscHits).reduce((a, b) => a + b, 0);
+    expect(text).toMatch(new RegExp(`PSC hits\\s+${psc.toLocaleString('en-US')}\n`));
+    expect(text).toMatch(
+      new RegExp(`ept-mappings\\s+${direct.pscHits['ept-mappings']!.toLocaleString('en-US')}\n`),
+    );
     for (const label of [
       'simulated cycles',
       'VM exits',
@@ -88,6 +97,11 @@ describe('vmkit run', () => {
     // Plain JSON: it survives a round trip (no bigint, no undefined).
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
     expect(r.exits).toBe(Object.values(r.exitsByReason).reduce((a, b) => a + b, 0));
+    expect(Object.keys(r.walkReferencesByLevel)).toEqual(['l1', 'l2', 'l3', 'dram']);
+    expect(Object.values(r.walkReferencesByLevel).reduce((a, b) => a + b, 0)).toBe(
+      r.walkReferences,
+    );
+    expect(r.pscHits['ept-mappings']).toBeGreaterThan(0);
     for (const e of r.exitsByRip) expect(e.rip).toMatch(/^0x[0-9a-f]+$/);
     expect(r.perVcpu.reduce((a, v) => a + v.instructions, 0)).toBe(r.instructions);
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);

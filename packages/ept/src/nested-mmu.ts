@@ -15,6 +15,7 @@ import {
   Tlb,
   type TlbConfig,
   type TranslationCache,
+  type WalkObserver,
   WalkOutcome,
   type WalkResult,
 } from '@vmkit/paging';
@@ -26,7 +27,7 @@ import { checkEptp, decodeEptp } from './eptp.js';
 import { EptError } from './errors.js';
 import type { EptExit } from './exit.js';
 import { NestedStats } from './nested-stats.js';
-import { REF_GUEST, REF_WRITE } from './reference-log.js';
+import { REF_GUEST, REF_WRITE, type ReferenceLog } from './reference-log.js';
 
 const U32 = 0x1_0000_0000;
 // Combined-cache tags: (VPID, EP4TA) context x 8192 + PCID; PCID slot 4096 holds the
@@ -50,6 +51,8 @@ export interface NestedMmuOptions {
   readonly psc?: PscConfig;
   /** EPT caches: guest-physical mappings and EPT paging-structure caches (default: enabled). */
   readonly eptCaches?: EptCacheConfig;
+  /** An observer of every walk reference (see {@link NestedMmu.walkObserver}). */
+  readonly walkObserver?: WalkObserver;
 }
 
 const DEFAULT_EPT_CACHES: EptCacheConfig = {
@@ -97,6 +100,16 @@ export class NestedMmu {
   readonly stats = new NestedStats();
   /** The result of the last translation (shared with the walker). */
   readonly result: WalkResult;
+  /**
+   * Called after each two-dimensional walk with every memory reference it made, in order, with
+   * its host-physical address: EPT entry reads and EPT A/D writes, and guest entry reads and
+   * guest A/D writes (those the walk performed; updates abandoned on an EPT exit are not
+   * references). `info` is as in {@link ReferenceLog}: the level, {@link REF_WRITE} and
+   * {@link REF_GUEST}. These are exactly the references `stats.references` counts (and those
+   * with `REF_GUEST`, `stats.guestReferences`), so a cache model can price each by where it
+   * hits. Undefined by default, and then walks cost nothing extra.
+   */
+  walkObserver: WalkObserver | undefined;
   private vpidValue: number;
   private ctx = 0;
   private readonly contexts = new Map<string, number>();
@@ -134,6 +147,7 @@ export class NestedMmu {
     this.hugeFrames = this.extra.get(this.tlb.huge)!;
     this.vpidValue = checkVpid(options.vpid ?? 1);
     this.ctx = this.contextOf(this.vpidValue, this.ept.ep4ta);
+    this.walkObserver = options.walkObserver;
   }
 
   /** The current VPID. @returns the VPID */
@@ -524,6 +538,7 @@ export class NestedMmu {
     stats.walks++;
     stats.references += log.count;
     stats.guestReferences += log.countWhere(REF_GUEST, REF_GUEST);
+    if (this.walkObserver !== undefined) this.observe();
     const r = this.result;
     if (outcome === WalkOutcome.OK) {
       this.recordGuestTables(start);
@@ -538,6 +553,16 @@ export class NestedMmu {
       stats.eptExits++;
     }
     return r.outcome;
+  }
+
+  // The log keeps 512 references. One walk makes at most 120: 5 guest entry reads, 5 guest A/D
+  // writes and the final address, each with an EPT walk of at most 5 reads and 5 EPT A/D writes
+  // (11 x 10), plus the 10 guest references. So every counted reference is observed.
+  private observe(): void {
+    const log = this.ept.references;
+    const observer = this.walkObserver!;
+    const end = Math.min(log.count, log.address.length);
+    for (let i = 0; i < end; i++) observer(log.address[i]!, log.info[i]!);
   }
 
   // Host-physical addresses of the guest entries read, by level, from the reference log.

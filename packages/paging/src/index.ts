@@ -37,4 +37,5 @@ export {
 export { TranslationStats } from './stats.js';
 export { TLB_ATTR, Tlb, type TlbConfig } from './tlb.js';
 export { type CacheGeometry, type Replacement, TranslationCache } from './translation-cache.js';
+export type { WalkObserver } from './walk-observer.js';
 export { PageWalker, splitLinear } from './walker.js';

@@ -1,6 +1,14 @@
 // Wall-clock speed of @vmkit/sim itself (not simulated time): how many scheduling decisions,
 // cost lookups, charges and lock acquisitions per second the host does. One JSON line each.
-import { CostModel, CreditScheduler, type EventKind, SimLock, Simulation } from '@vmkit/sim';
+import {
+  CacheHierarchy,
+  CostModel,
+  CreditScheduler,
+  defaultProfile,
+  type EventKind,
+  SimLock,
+  Simulation,
+} from '@vmkit/sim';
 import { emit, opsPerSecond } from '@vmkit/test-kit';
 
 let sink = 0;
@@ -15,6 +23,28 @@ emit({
   }, kinds.length),
   unit: 'ops/s',
 });
+
+// Cache-model accesses (one per page-walk reference in the VMM): a hot 4 KiB page that hits L1
+// and a 64 MiB random stream that mostly misses to DRAM (every level filled).
+for (const [name, span] of [
+  ['l1-hits', 4096],
+  ['dram-misses', 64 * 2 ** 20],
+] as const) {
+  const caches = CacheHierarchy.forWalks(defaultProfile);
+  let x = 12345;
+  const N = 10_000;
+  emit({
+    metric: 'sim.cache.access',
+    value: opsPerSecond(() => {
+      for (let i = 0; i < N; i++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        sink += caches.access((x % span) & ~7).length;
+      }
+    }, N),
+    unit: 'ops/s',
+    stream: name,
+  });
+}
 
 // Scheduler decisions (next + complete) for overcommitted CPU-bound vCPUs.
 for (const [pcpus, vcpus] of [

@@ -43,10 +43,6 @@ const profile = withFigures(defaultProfile, 'host-measured', {
       'dependent pointer chase over 256 MiB; includes TLB misses (4 KiB pages) and, since this host is itself a VM, nested page walks',
     ),
   },
-  'memory.pageWalkReference': {
-    value: ticks(m.chase['256KiB']),
-    source: how('priced at the measured L2 latency, as the default profile prices it at L2'),
-  },
   'copy.bytesPerCycle': {
     value: Math.round(m.copyBytesPerTick['64MiB'] * 1000) / 1000,
     source: how('memcpy of a 64 MiB buffer (DRAM to DRAM), 20 repetitions'),

@@ -112,18 +112,6 @@ export class CostModel {
   }
 
   /**
-   * The cost of the memory references of page walks that missed the TLB and paging-structure
-   * caches, as counted by a walker (a native 4-level walk makes 4, a 2D EPT walk up to 24).
-   *
-   * @param references - how many page-walk references
-   * @returns cycles
-   */
-  pageWalk(references: number): number {
-    checkCycles(references, 'page-walk reference count');
-    return this.profile.memory.pageWalkReference.value * references;
-  }
-
-  /**
    * The cost of copying `bytes` bytes in memory, rounded up to a whole cycle.
    *
    * @param bytes - how many bytes

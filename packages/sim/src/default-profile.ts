@@ -27,6 +27,8 @@ const LKML_SVM =
   'LKML, Dec 2020, KVM SVM VMLOAD/VMSAVE timing (https://lkml.iu.edu/hypermail/linux/kernel/2012.2/00527.html)';
 const XEN_CREDIT = "Xen xen/common/sched_credit.c (the credit scheduler seed 003's Xen used)";
 const GHZ = 'converted at the profile clock of 2.5 GHz';
+const NEHALEM_CACHES = (what: string) =>
+  `${OPTMAN}, Nehalem microarchitecture section, cache parameters table: ${what}`;
 
 /**
  * The default cost profile: a dual-socket Xeon of the Nehalem generation running Xen, the
@@ -179,10 +181,33 @@ export const defaultProfile: CostProfile = deepFreeze({
         `about 60 ns load-to-use for local DDR3 on a two-socket Nehalem server, ${GHZ}`,
       ),
     },
-    pageWalkReference: cycles(
-      10,
+    caches: {
+      l1: {
+        size: fig(32 * 1024, 'bytes', 'manual', NEHALEM_CACHES('L1 data cache 32 KB')),
+        associativity: fig(8, 'ways', 'manual', NEHALEM_CACHES('L1 data cache 8-way')),
+        lineSize: fig(64, 'bytes', 'manual', NEHALEM_CACHES('L1 data cache line size 64 bytes')),
+      },
+      l2: {
+        size: fig(256 * 1024, 'bytes', 'manual', NEHALEM_CACHES('L2 (unified, per core) 256 KB')),
+        associativity: fig(8, 'ways', 'manual', NEHALEM_CACHES('L2 8-way')),
+        lineSize: fig(64, 'bytes', 'manual', NEHALEM_CACHES('L2 line size 64 bytes')),
+      },
+      l3: {
+        size: fig(
+          8 * 1024 * 1024,
+          'bytes',
+          'manual',
+          NEHALEM_CACHES('L3 (shared by the cores of a package) 8 MB'),
+        ),
+        associativity: fig(16, 'ways', 'manual', NEHALEM_CACHES('L3 16-way')),
+        lineSize: fig(64, 'bytes', 'manual', NEHALEM_CACHES('L3 line size 64 bytes')),
+      },
+    },
+    pageTableShare: fig(
+      0.25,
+      'fraction',
       'assumption',
-      `priced at L2 latency: the page-table entries of a hot working set stay in the data caches. Seed 003 §IV.B argues that walk cost depends on cache locality; experiments on poor locality can price it at l3 or dram`,
+      "vmkit feeds only page-walk references into its cache model, but on a real core the guest's data and code compete for the same lines. Page-table lines are reused often (one 64-byte line holds 8 entries, and the upper levels are shared by every walk), so LRU keeps them longer than their share of accesses suggests, yet data misses dominate the traffic; a quarter of each level is taken as their steady share. Seed 003 §IV.B says walk cost depends on cache locality: lower this figure to study poor locality (WebBench-like process switching), raise it for a walk-bound workload",
     ),
   },
   instructions: {

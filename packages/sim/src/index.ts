@@ -1,3 +1,10 @@
+export {
+  CacheHierarchy,
+  type CacheHierarchyGeometry,
+  CacheLevel,
+  type CacheLevelGeometry,
+  walkCacheGeometry,
+} from './cache.js';
 export { CostModel, type EventKind } from './cost-model.js';
 export { defaultProfile } from './default-profile.js';
 export { diffProfiles, type ProfileDifference, profileFigures } from './diff-profiles.js';
@@ -11,6 +18,9 @@ export {
   type MetricsSnapshot,
 } from './metrics.js';
 export {
+  CACHE_LEVELS,
+  type CacheLevelName,
+  type CacheProfile,
   type CostProfile,
   EXIT_KINDS,
   type ExitKind,

@@ -1,9 +1,28 @@
 import { deepFreeze, defaultProfile } from './default-profile.js';
 import { SimError } from './errors.js';
-import { type CostProfile, type Figure, SOURCE_KINDS, type SourceKind } from './profile.js';
+import {
+  CACHE_LEVELS,
+  type CostProfile,
+  type Figure,
+  SOURCE_KINDS,
+  type SourceKind,
+} from './profile.js';
 
-/** Units whose figures must be strictly positive (a zero clock or link rate would divide by 0). */
-const POSITIVE_UNITS = new Set(['Hz', 'bit/s', 'bytes/cycle', 'weight']);
+/**
+ * Units whose figures must be strictly positive (a zero clock or link rate would divide by 0;
+ * a cache of zero bytes, ways or share has no sets).
+ */
+const POSITIVE_UNITS = new Set([
+  'Hz',
+  'bit/s',
+  'bytes/cycle',
+  'weight',
+  'bytes',
+  'ways',
+  'fraction',
+]);
+/** Units whose values may be fractional. */
+const FRACTIONAL_UNITS = new Set(['bytes/cycle', 'fraction']);
 /** Cycle figures that must be strictly positive: a zero slice or period would never advance. */
 const POSITIVE_PATHS = new Set(['scheduler.timeSlice', 'scheduler.accountingPeriod']);
 
@@ -41,11 +60,14 @@ function checkFigure(value: unknown, template: Figure, path: string): void {
     throw bad(`${path}.unit`, `must be '${template.unit}', got ${JSON.stringify(value.unit)}`);
   }
   // Cycles, weights, clocks and link rates are integers so that conversions stay exact.
-  if (template.unit !== 'bytes/cycle' && !Number.isSafeInteger(v)) {
+  if (!FRACTIONAL_UNITS.has(template.unit) && !Number.isSafeInteger(v)) {
     throw bad(`${path}.value`, `must be an integer number of ${template.unit}, got ${v}`);
   }
   if ((POSITIVE_UNITS.has(template.unit) || POSITIVE_PATHS.has(path)) && v === 0) {
     throw bad(`${path}.value`, 'must be greater than 0');
+  }
+  if (template.unit === 'fraction' && v > 1) {
+    throw bad(`${path}.value`, `must be a fraction in (0, 1], got ${v}`);
   }
   const source = value.source;
   if (!isRecord(source)) throw bad(`${path}.source`, 'must be an object {kind, ref}');
@@ -84,11 +106,46 @@ function checkNode(value: unknown, template: unknown, path: string): void {
   }
 }
 
+/** The most lines one cache level may hold: 128 MiB of 64-byte lines, beyond any real cache. */
+const MAX_CACHE_LINES = 2 ** 21;
+
+/**
+ * Cache geometry that the model can build: power-of-two lines of one size at every level, and
+ * each size a whole number of sets (associativity x line size).
+ */
+function checkCaches(profile: CostProfile): void {
+  const lineSize = profile.memory.caches.l1.lineSize.value;
+  for (const level of CACHE_LEVELS) {
+    const c = profile.memory.caches[level];
+    const path = `memory.caches.${level}`;
+    const line = c.lineSize.value;
+    if (!Number.isInteger(Math.log2(line))) {
+      throw bad(`${path}.lineSize.value`, `must be a power of two, got ${line}`);
+    }
+    if (line !== lineSize) {
+      throw bad(`${path}.lineSize.value`, `must equal memory.caches.l1.lineSize (${lineSize})`);
+    }
+    const set = c.associativity.value * line;
+    if (c.size.value % set !== 0) {
+      throw bad(
+        `${path}.size.value`,
+        `must be a whole number of sets (associativity x line size = ${set} bytes), got ${c.size.value}`,
+      );
+    }
+    if (c.size.value / line > MAX_CACHE_LINES) {
+      throw bad(`${path}.size.value`, `must hold at most ${MAX_CACHE_LINES} lines`);
+    }
+  }
+}
+
 /**
  * Validates a cost profile read from JSON (or built in code) and returns a deeply frozen copy.
  * Every field of {@link CostProfile} is required and no unknown field is accepted, so a typo is
  * an error rather than a silently ignored figure. Units must match the default profile's, cycle
- * figures, weights, clocks and link rates must be integers, and rates, clocks, weights, slices and periods must be positive.
+ * figures, weights, clocks, link rates and cache geometry must be integers, and rates, clocks,
+ * weights, slices, periods and cache figures must be positive. The page-table share is a fraction
+ * in (0, 1]; cache lines are a power of two of one size at every level and each cache size is a
+ * whole number of sets.
  *
  * @param input - the parsed JSON value
  * @returns the validated, frozen profile
@@ -101,6 +158,7 @@ function checkNode(value: unknown, template: unknown, path: string): void {
 export function loadProfile(input: unknown): CostProfile {
   if (!isRecord(input)) throw bad('(root)', 'a profile must be a JSON object');
   checkNode(input, defaultProfile, '');
+  checkCaches(input as unknown as CostProfile);
   return deepFreeze(structuredClone(input)) as unknown as CostProfile;
 }
 

@@ -35,7 +35,15 @@ export interface FigureSource {
 }
 
 /** The unit a figure is expressed in. Cycles are core clock cycles of the simulated pCPU. */
-export type FigureUnit = 'cycles' | 'Hz' | 'bit/s' | 'bytes/cycle' | 'weight';
+export type FigureUnit =
+  | 'cycles'
+  | 'Hz'
+  | 'bit/s'
+  | 'bytes/cycle'
+  | 'weight'
+  | 'bytes'
+  | 'ways'
+  | 'fraction';
 
 /** One number of the cost model with its unit and source. */
 export interface Figure {
@@ -97,6 +105,21 @@ export const MEMORY_LEVELS = ['l1', 'l2', 'l3', 'dram'] as const;
 /** One of {@link MEMORY_LEVELS}. */
 export type MemoryLevel = (typeof MEMORY_LEVELS)[number];
 
+/** The cache levels of the hierarchy ({@link MEMORY_LEVELS} without `dram`). */
+export const CACHE_LEVELS = ['l1', 'l2', 'l3'] as const;
+/** One of {@link CACHE_LEVELS}. */
+export type CacheLevelName = (typeof CACHE_LEVELS)[number];
+
+/** The geometry of one cache level. */
+export interface CacheProfile {
+  /** Capacity in bytes. */
+  readonly size: Figure;
+  /** Lines per set (`ways`). */
+  readonly associativity: Figure;
+  /** Bytes per line; every level must have the same line size. */
+  readonly lineSize: Figure;
+}
+
 /**
  * Instruction classes with their own cost. Memory operands are charged separately, by level.
  * `alu` = simple integer, `mul` = integer multiply, `div` = integer divide, `branch` = a correctly
@@ -146,10 +169,17 @@ export interface CostProfile {
     /** Load-to-use latency by level. */
     readonly latency: Readonly<Record<MemoryLevel, Figure>>;
     /**
-     * Cost of one page-walk memory reference (guest or EPT level) that misses the TLB and the
-     * paging-structure caches. The walker counts references; this prices each.
+     * Cache geometry by level. Page-walk references (guest, EPT and shadow levels) that miss
+     * the TLB and the paging-structure caches go through a model of these caches
+     * (`CacheHierarchy`) and are priced at the latency of the level that served them.
      */
-    readonly pageWalkReference: Figure;
+    readonly caches: Readonly<Record<CacheLevelName, CacheProfile>>;
+    /**
+     * The share (0 < share <= 1) of each cache level that page-table lines may occupy: the
+     * guest's data competes for the same caches and is not fed into the model, so walk
+     * references see `size x share` of each level (`fraction`).
+     */
+    readonly pageTableShare: Figure;
   };
   /** Instruction cost by class. */
   readonly instructions: Readonly<Record<InstructionClass, Figure>>;

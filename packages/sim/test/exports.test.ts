@@ -5,6 +5,9 @@ import * as api from '../src/index.js';
 it('exports exactly the public API', () => {
   expect(Object.keys(api).sort()).toMatchInlineSnapshot(`
     [
+      "CACHE_LEVELS",
+      "CacheHierarchy",
+      "CacheLevel",
       "CostModel",
       "CreditScheduler",
       "EXIT_KINDS",
@@ -20,6 +23,7 @@ it('exports exactly the public API', () => {
       "diffProfiles",
       "loadProfile",
       "profileFigures",
+      "walkCacheGeometry",
       "withFigures",
     ]
   `);

@@ -16,7 +16,6 @@ it('loads the measured host profile from JSON; it differs from the default only 
     'memory.latency.l1',
     'memory.latency.l2',
     'memory.latency.l3',
-    'memory.pageWalkReference',
   ]);
   for (const d of diff) expect(d.sourceB?.kind).toBe('measured');
   // The hierarchy is ordered on any real machine.

@@ -125,6 +125,52 @@ describe('loadProfile', () => {
     expect(fieldOf(() => loadProfile(mutate('name', 7)))).toBe('name');
   });
 
+  it('checks the cache geometry and the page-table share', () => {
+    const field = (path: string, v: unknown) => fieldOf(() => loadProfile(mutate(path, v)));
+    expect(field('memory.pageTableShare.value', 0)).toBe('memory.pageTableShare.value');
+    expect(field('memory.pageTableShare.value', 1.5)).toBe('memory.pageTableShare.value');
+    expect(field('memory.pageTableShare.unit', 'cycles')).toBe('memory.pageTableShare.unit');
+    expect(field('memory.caches.l2.associativity.value', 0)).toBe(
+      'memory.caches.l2.associativity.value',
+    );
+    expect(field('memory.caches.l2.associativity.value', 2.5)).toBe(
+      'memory.caches.l2.associativity.value',
+    );
+    expect(field('memory.caches.l1.lineSize.value', 48)).toBe('memory.caches.l1.lineSize.value');
+    // Every level must use the line size of L1.
+    expect(field('memory.caches.l3.lineSize.value', 128)).toBe('memory.caches.l3.lineSize.value');
+    // 16 ways x 64 bytes: L3 sizes must be whole KiB.
+    expect(field('memory.caches.l3.size.value', 1000)).toBe('memory.caches.l3.size.value');
+    expect(field('memory.caches.l3.size.value', 2 ** 40)).toBe('memory.caches.l3.size.value');
+    expect(field('memory.caches.l1.ways', defaultProfile.memory.caches.l1.size)).toBe(
+      'memory.caches.l1.ways',
+    );
+    // A share of a tenth and a 12 MiB L3 (not a power of two) are fine.
+    const ok = withFigures(defaultProfile, 'ok', {
+      'memory.pageTableShare': { value: 0.1, source: { kind: 'assumption', ref: 'poor locality' } },
+      'memory.caches.l3.size': {
+        value: 12 * 2 ** 20,
+        source: { kind: 'manual', ref: 'a 12 MB L3' },
+      },
+    });
+    expect(ok.memory.pageTableShare.value).toBe(0.1);
+  });
+
+  it('rejects a profile of the old shape (pageWalkReference, no caches) naming a missing field; diffProfiles still compares it', () => {
+    const old = structuredClone(defaultProfile) as unknown as { memory: Record<string, unknown> };
+    old.memory.pageWalkReference = defaultProfile.memory.latency.l2; // 10 cycles, as before
+    delete old.memory.caches;
+    delete old.memory.pageTableShare;
+    expect(fieldOf(() => loadProfile(old))).toBe('memory.caches');
+    // diffProfiles still compares it with a current profile, figure by figure.
+    const d = diffProfiles(old as unknown as CostProfile, defaultProfile);
+    expect(d.find((x) => x.path === 'memory.pageWalkReference')).toMatchObject({
+      a: 10,
+      b: undefined,
+    });
+    expect(d.find((x) => x.path === 'memory.pageTableShare')).toMatchObject({ b: 0.25 });
+  });
+
   it('treats __proto__ and constructor in JSON as unknown fields', () => {
     const text = JSON.stringify(defaultProfile).replace('"cpu":{', '"cpu":{"__proto__":{"x":1},');
     expect(fieldOf(() => loadProfile(JSON.parse(text)))).toBe('cpu.__proto__');
@@ -217,7 +263,6 @@ describe('CostModel', () => {
     expect(model.copy(0)).toBe(0);
     expect(model.copy(1)).toBe(1);
     expect(model.copy(4096)).toBe(512);
-    expect(model.pageWalk(24)).toBe(240);
     expect(model.memoryReferences('dram', 2)).toBe(300);
     expect(model.instructions('mul', 10)).toBe(30);
     // 1500 bytes over GbE: 12000 bits at 1e9 bit/s = 12 us = 30000 cycles at 2.5 GHz.

@@ -1,28 +1,29 @@
 // Simulated time of one vCPU's work, priced from the cost profile only: every figure comes from
 // @vmkit/sim's CostModel, none from this package.
-import type { CostModel, ShadowKind } from '@vmkit/sim';
+import { type CostModel, MEMORY_LEVELS, type ShadowKind } from '@vmkit/sim';
 import { exitKindOf } from './exit-log.js';
 import type { Vcpu } from './vcpu.js';
 
 /**
  * The simulated cycles of a vCPU's work so far: its instructions (priced as the profile's
  * simple integer class: the interpreter does not classify the instructions it retires), the
- * memory references of its page walks (each priced as a reference that misses the TLB and the
- * paging-structure caches), and, when virtualized, each VM exit (round trip plus the handler of
+ * memory references of its page walks (those that miss the TLB and the paging-structure caches,
+ * each priced at `memory.latency` of the cache level, or DRAM, that served it in the vCPU's
+ * walk-cache model), and, when virtualized, each VM exit (round trip plus the handler of
  * its kind; reasons without a handler kind cost the round trip), each injected interrupt, and
  * under shadow paging the shadow work of each fault and each guest CR3 load, plus the cycles
  * it waited for the shadow lock.
  *
  * @param model - the cost model
  * @param vcpu - the vCPU
- * @param walkReferences - its page-walk references
+ * @param walkReferences - its page-walk references by the level that served them, indexed as
+ *   `MEMORY_LEVELS` (l1, l2, l3, dram): the vCPU's `translation.walkCaches.served`
  * @returns cycles
  */
-export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number): number {
+export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: ArrayLike<number>): number {
   const profile = model.profile;
   let cycles =
-    model.instructions('alu', vcpu.cpu.instructions) +
-    walkReferences * profile.memory.pageWalkReference.value;
+    model.instructions('alu', vcpu.cpu.instructions) + walkReferenceCycles(model, walkReferences);
   if (!vcpu.virtualized) return cycles;
   for (const [reason, n] of vcpu.exits.byReason) {
     const kind = exitKindOf(reason);
@@ -37,6 +38,14 @@ export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: number):
   cycles += model.cost('shadow.cr3-switch') * vcpu.cr3Loads;
   // Time spent waiting for the shadow lock other vCPUs held (SimLock, seed 003 §V.A).
   return cycles + vcpu.lockWait;
+}
+
+/** Each page-walk reference at the latency of the level that served it (l1, l2, l3, dram). */
+function walkReferenceCycles(model: CostModel, byLevel: ArrayLike<number>): number {
+  let cycles = 0;
+  for (let i = 0; i < MEMORY_LEVELS.length; i++)
+    cycles += model.memoryReferences(MEMORY_LEVELS[i]!, byLevel[i]!);
+  return cycles;
 }
 
 /**

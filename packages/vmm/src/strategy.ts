@@ -8,6 +8,13 @@ import { EptBuilder, NestedMmu } from '@vmkit/ept';
 import { GuestPhysicalMemory } from '@vmkit/memory';
 import { Mmu } from '@vmkit/paging';
 import { ShadowMmu } from '@vmkit/shadow-paging';
+import {
+  CacheHierarchy,
+  CacheLevel,
+  type CostProfile,
+  defaultProfile,
+  walkCacheGeometry,
+} from '@vmkit/sim';
 import { BOOT_REGISTERS } from './boot.js';
 import { HostMemory } from './host-memory.js';
 import { type MmioWindow, MmioWindowMemory } from './mmio-window.js';
@@ -53,6 +60,20 @@ export interface VcpuTranslation {
   readonly shadow?: ShadowWindow;
   /** Memory references made by hardware page walks so far (guest + EPT levels, or shadow). */
   walkReferences(): number;
+  /**
+   * The caches the vCPU's page-walk references go through (`@vmkit/sim`'s model, fed by the
+   * MMU's walk observer); `served` counts them by the level that served them (l1, l2, l3,
+   * dram), and always sums to {@link VcpuTranslation.walkReferences}.
+   */
+  readonly walkCaches: CacheHierarchy;
+  /**
+   * Paging-structure-cache hits of the vCPU's MMU hardware by cached entry: `pde`, `pdpte`,
+   * `pml4e`, `pml5e` (paging's caches of guest entries under `native`, of shadow entries under
+   * `spt`, the combined caches under `ept`/`ept-lp`), and under `ept`/`ept-lp` also the EPT's own
+   * paging-structure caches (`ept-pde` ... `ept-pml5e`) and its guest-physical mappings
+   * (`ept-mappings`: EPT walks a cached mapping saved).
+   */
+  pscHits(): Record<string, number>;
 }
 
 /**
@@ -67,13 +88,30 @@ export interface MemoryStrategy {
   /** The shadow MMU's counters and lock (`spt` only). */
   readonly shadowMmu?: ShadowMmu;
   /**
-   * Creates the translation of one vCPU (in id order).
+   * Creates the translation of one vCPU (in id order). Its walk references go through a cache
+   * hierarchy of its own L1 and L2 and an L3 shared by all the VM's vCPUs (one vCPU stands for
+   * one core of one socket), with the profile's geometry scaled by its page-table share.
    *
    * @param maxPhyAddr - the guest's MAXPHYADDR
    * @param rflags - the vCPU's RFLAGS (for SMAP's AC)
    * @returns the vCPU's MMU, memory and counters
    */
   vcpu(maxPhyAddr: number, rflags: () => number): VcpuTranslation;
+}
+
+const PSC_NAMES = ['pde', 'pdpte', 'pml4e', 'pml5e'] as const;
+
+/** Paging-structure-cache hits by level (index 2 = PDE .. 5 = PML5E) as named counters. */
+function pscByName(hits: Float64Array, prefix = ''): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let l = 2; l <= 5; l++) out[`${prefix}${PSC_NAMES[l - 2]}`] = hits[l]!;
+  return out;
+}
+
+/** A vCPU's walk caches: private L1 and L2, the VM's shared L3. */
+function walkCachesFactory(profile: CostProfile): () => CacheHierarchy {
+  const l3 = new CacheLevel(walkCacheGeometry(profile).l3);
+  return () => CacheHierarchy.forWalks(profile, l3);
 }
 
 function sumLevels(a: Float64Array, b: Float64Array): number {
@@ -88,17 +126,26 @@ function vmmBase(ramSize: number): number {
 }
 
 /** `native`: paging's Mmu straight over guest RAM. */
-function nativeStrategy(ram: GuestPhysicalMemory): MemoryStrategy {
+function nativeStrategy(ram: GuestPhysicalMemory, profile: CostProfile): MemoryStrategy {
+  const caches = walkCachesFactory(profile);
   return {
     kind: 'native',
     tableBytes: () => 0,
     vcpu(maxPhyAddr, rflags) {
-      const mmu = new Mmu(ram, { features: { maxPhyAddr } });
+      const walkCaches = caches();
+      const mmu = new Mmu(ram, {
+        features: { maxPhyAddr },
+        walkObserver: (address) => {
+          walkCaches.access(address);
+        },
+      });
       return {
         mmu,
         memory: new MmuMemory(mmu, ram, { rflags }),
         tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
+        walkCaches,
+        pscHits: () => pscByName(mmu.stats.pscHits),
       };
     },
   };
@@ -116,7 +163,9 @@ function eptStrategy(
   kind: 'ept' | 'ept-lp',
   ram: GuestPhysicalMemory,
   ramSize: number,
+  profile: CostProfile,
 ): MemoryStrategy {
+  const caches = walkCachesFactory(profile);
   // Table budget: one 4 KiB table per 2 MiB mapped (PTs) plus the upper levels, with room.
   const tableBase = vmmBase(ramSize);
   const tableSize = (Math.ceil(ramSize / LARGE) + 16) * PAGE;
@@ -134,11 +183,16 @@ function eptStrategy(
     kind,
     tableBytes: () => builder.tableBytes(),
     vcpu(maxPhyAddr, rflags) {
+      const walkCaches = caches();
       const mmu = new NestedMmu(host, {
         eptp,
         vpid: ++vcpus,
         eptFeatures: { maxPhyAddr },
         guest: { ...BOOT_REGISTERS, features: { maxPhyAddr } },
+        // Host-physical addresses of guest and EPT entries (EPT tables above guest RAM).
+        walkObserver: (address) => {
+          walkCaches.access(address);
+        },
       });
       // Final addresses are host-physical RAM addresses (identity p2m): guest RAM holds them.
       const memory = new MmioWindowMemory(mmu, ram, ram, { rflags });
@@ -148,6 +202,12 @@ function eptStrategy(
         mmio: memory,
         tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => mmu.stats.references,
+        walkCaches,
+        pscHits: () => ({
+          ...pscByName(mmu.stats.pscHits),
+          ...pscByName(mmu.ept.stats.pscHits, 'ept-'),
+          'ept-mappings': mmu.ept.stats.mappingHits,
+        }),
       };
     },
   };
@@ -158,7 +218,12 @@ function eptStrategy(
  * memory, its tables in a VMM-private range above guest RAM; the p2m is the identity on guest
  * RAM and nothing else. Each vCPU's CPU walks the shadow tables through its hardware Mmu.
  */
-function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy {
+function sptStrategy(
+  ram: GuestPhysicalMemory,
+  ramSize: number,
+  profile: CostProfile,
+): MemoryStrategy {
+  const caches = walkCachesFactory(profile);
   const base = vmmBase(ramSize);
   // Room for shadow pages: 16 MiB plus 1/16 of RAM (the shadow MMU reclaims when it runs out).
   const size = 16 * 0x10_0000 + Math.ceil(ramSize / 16 / PAGE) * PAGE;
@@ -185,6 +250,11 @@ function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy 
       const owner = shadowMmu;
       const memory = new ShadowLinearMemory(port, ram, () => owner.flushAll(), rflags);
       const mmu = port.hardware;
+      // The hardware walks shadow tables: host-physical addresses in the VMM's range.
+      const walkCaches = caches();
+      mmu.walkObserver = (address) => {
+        walkCaches.access(address);
+      };
       return {
         mmu,
         memory,
@@ -192,6 +262,8 @@ function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy 
         shadow: memory,
         tlb: () => ({ hits: mmu.stats.hits, misses: mmu.stats.misses }),
         walkReferences: () => sumLevels(mmu.stats.reads, mmu.stats.writes),
+        walkCaches,
+        pscHits: () => pscByName(mmu.stats.pscHits),
       };
     },
   };
@@ -205,14 +277,17 @@ function sptStrategy(ram: GuestPhysicalMemory, ramSize: number): MemoryStrategy 
  * @param kind - the strategy
  * @param ram - guest RAM (guest-physical = host-physical)
  * @param ramSize - bytes of guest RAM
+ * @param profile - the cost profile whose cache geometry page-walk references go through
+ *   (default: `@vmkit/sim`'s default profile)
  * @returns the strategy
  */
 export function memoryStrategy(
   kind: MmuStrategy,
   ram: GuestPhysicalMemory,
   ramSize: number,
+  profile: CostProfile = defaultProfile,
 ): MemoryStrategy {
-  if (kind === 'native') return nativeStrategy(ram);
-  if (kind === 'spt') return sptStrategy(ram, ramSize);
-  return eptStrategy(kind, ram, ramSize);
+  if (kind === 'native') return nativeStrategy(ram, profile);
+  if (kind === 'spt') return sptStrategy(ram, ramSize, profile);
+  return eptStrategy(kind, ram, ramSize, profile);
 }

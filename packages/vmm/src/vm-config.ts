@@ -1,7 +1,7 @@
 // The Vm's configuration and results: the types callers see, and the checks of the
 // configuration (every field validated before anything is built).
 import { bootProtocol } from '@vmkit/guest';
-import type { CostProfile, LockStats } from '@vmkit/sim';
+import type { CostProfile, LockStats, MemoryLevel } from '@vmkit/sim';
 import { VmmError } from './errors.js';
 import type { RipExits } from './exit-log.js';
 import { MMU_STRATEGIES, type MmuStrategy, type TlbCounters } from './strategy.js';
@@ -103,6 +103,20 @@ export interface VmRunResult {
   readonly shadowFaults: Readonly<Record<string, number>>;
   /** Memory references made by page walks (guest levels, EPT levels, shadow walks). */
   readonly walkReferences: number;
+  /**
+   * The same references by the cache level that served them in the walk-cache model (each
+   * vCPU's L1 and L2, the VM's shared L3, or DRAM; `@vmkit/sim`'s `CacheHierarchy` with the
+   * profile's geometry and page-table share); they sum to `walkReferences` and are what
+   * simulated time prices them by.
+   */
+  readonly walkReferencesByLevel: Readonly<Record<MemoryLevel, number>>;
+  /**
+   * Paging-structure-cache hits of the MMU hardware, all vCPUs, by cached entry (`pde`,
+   * `pdpte`, `pml4e`, `pml5e`: guest entries under `native`, shadow entries under `spt`, combined
+   * guest entries under `ept`/`ept-lp`), plus under `ept`/`ept-lp` the EPT paging-structure
+   * caches (`ept-pde` ... `ept-pml5e`) and guest-physical mapping hits (`ept-mappings`).
+   */
+  readonly pscHits: Readonly<Record<string, number>>;
   /** Translations served by the MMUs' TLBs, and those that needed a walk. */
   readonly tlb: TlbCounters;
   /**

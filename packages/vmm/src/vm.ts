@@ -3,7 +3,7 @@ import { CpuFault, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestMemoryError, GuestPhysicalMemory, type MmioHandler } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
-import { CostModel, SimLock } from '@vmkit/sim';
+import { CostModel, MEMORY_LEVELS, type MemoryLevel, SimLock } from '@vmkit/sim';
 import { enterLongMode, writeBootStructures } from './boot.js';
 import { vmkitCpuid } from './cpuid.js';
 import { DebugExit } from './debug-exit.js';
@@ -133,7 +133,7 @@ export class Vm {
       },
       shadowWork: (vcpu, work) => {
         // The lock is requested at the vCPU's simulated time and held for the work's cost.
-        const at = priceVcpu(this.costs, vcpu, vcpu.translation.walkReferences());
+        const at = priceVcpu(this.costs, vcpu, vcpu.translation.walkCaches.served);
         vcpu.lockWait += this.shadowLock.acquire(at, this.costs.cost(`shadow.${work}`)).wait;
       },
       stopWith: (message) => {
@@ -145,7 +145,7 @@ export class Vm {
       halt: (vcpu) => this.halt(vcpu),
       serve: (vcpu, stop) => this.serve(vcpu, stop) as ExitEnd,
     });
-    this.strategy = memoryStrategy(mmu, this.memory, ramSize);
+    this.strategy = memoryStrategy(mmu, this.memory, ramSize, this.costs.profile);
     const list: Vcpu[] = [];
     for (let id = 0; id < vcpus; id++) {
       const vcpu = new Vcpu({
@@ -339,13 +339,18 @@ export class Vm {
   private result(end: VmEnd): VmRunResult {
     const vcpus = this.vcpus;
     let walkReferences = 0;
+    const byLevel = new Float64Array(MEMORY_LEVELS.length);
+    const pscHits: Record<string, number> = {};
     let hits = 0;
     let misses = 0;
     let interrupts = 0;
     const perVcpu: VcpuRunResult[] = [];
     for (const v of vcpus) {
-      const walks = v.translation.walkReferences();
-      walkReferences += walks;
+      walkReferences += v.translation.walkReferences();
+      const served = v.translation.walkCaches.served;
+      for (let i = 0; i < byLevel.length; i++) byLevel[i] = (byLevel[i] ?? 0) + (served[i] ?? 0);
+      for (const [name, n] of Object.entries(v.translation.pscHits()))
+        pscHits[name] = (pscHits[name] ?? 0) + n;
       const tlb = v.translation.tlb();
       hits += tlb.hits;
       misses += tlb.misses;
@@ -354,7 +359,7 @@ export class Vm {
         id: v.id,
         instructions: v.instructions,
         exits: v.exits.total,
-        simulatedCycles: priceVcpu(this.costs, v, walks),
+        simulatedCycles: priceVcpu(this.costs, v, served),
       });
     }
     // The vCPUs' busy cycles scheduled onto the simulated pCPUs (@vmkit/sim's scheduler).
@@ -379,6 +384,10 @@ export class Vm {
       exitsByRip: ExitLog.topRips(logs),
       shadowFaults: this.shadowFaultsByKind(),
       walkReferences,
+      walkReferencesByLevel: Object.fromEntries(
+        MEMORY_LEVELS.map((level, i) => [level, byLevel[i]!]),
+      ) as Record<MemoryLevel, number>,
+      pscHits,
       tlb: { hits, misses },
       simulatedCycles,
       simulatedSeconds: schedule.elapsedSeconds,

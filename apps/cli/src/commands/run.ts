@@ -55,6 +55,10 @@ export interface RunReport {
   readonly shadowFaults: Readonly<Record<string, number>>;
   /** Memory references made by page walks (guest, EPT and shadow levels). */
   readonly walkReferences: number;
+  /** The same by the level of the walk-cache model that served them (l1, l2, l3, dram). */
+  readonly walkReferencesByLevel: Readonly<Record<string, number>>;
+  /** Paging-structure-cache hits by cached entry (and, under EPT, the EPT's own caches). */
+  readonly pscHits: Readonly<Record<string, number>>;
   /** TLB lookups that hit and missed. */
   readonly tlb: { readonly hits: number; readonly misses: number };
   /** Per-vCPU instructions, exits and simulated cycles. */
@@ -136,6 +140,8 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     })),
     shadowFaults: { ...r.shadowFaults },
     walkReferences: r.walkReferences,
+    walkReferencesByLevel: { ...r.walkReferencesByLevel },
+    pscHits: { ...r.pscHits },
     tlb: { hits: r.tlb.hits, misses: r.tlb.misses },
     perVcpu: r.perVcpu.map((v) => ({ ...v })),
     wallSeconds,
@@ -176,6 +182,9 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     ['shadow faults', count(sum(r.shadowFaults))],
     ...sorted(r.shadowFaults).map(([k, v]) => [`  ${k}`, count(v)]),
     ['page-walk references', count(r.walkReferences)],
+    ...Object.entries(r.walkReferencesByLevel).map(([k, v]) => [`  from ${k}`, count(v)]),
+    ['PSC hits', count(sum(r.pscHits))],
+    ...sorted(r.pscHits).map(([k, v]) => [`  ${k}`, count(v)]),
     ['TLB hits / misses', `${count(r.tlb.hits)} / ${count(r.tlb.misses)}${hitRate}`],
     ['wall time', seconds(r.wallSeconds)],
     ['interpreter speed', `${r.mips.toFixed(1)} MIPS`],
