@@ -315,6 +315,10 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
     this.write(linear, 4, lo, access);
     this.write(linear + 4, 4, hi, access);
   }
+  /** {@inheritDoc CpuMemory.checkWrite} */
+  checkWrite(linear: number, size: number, cpl: Privilege): void {
+    this.span(linear, size, (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE);
+  }
   /** {@inheritDoc CpuMemory.fetch8} */
   fetch8(linear: number, cpl: Privilege): number {
     const p = this.translate(linear, ACCESS_FETCH | (cpl === 3 ? ACCESS_USER : 0));
