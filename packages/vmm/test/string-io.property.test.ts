@@ -112,7 +112,7 @@ describe('string I/O emulation against native root-mode execution (property)', (
         }
         expect(native.exits).toBe(0);
       }),
-      { numRuns: 40, seed: 0x5eed },
+      { numRuns: 150, seed: 0x5eed },
     );
   }, 120_000);
 });

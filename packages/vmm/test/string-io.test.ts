@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPR_NAMES } from '@vmkit/cpu';
+import type { AccessSize, MmioHandler } from '@vmkit/memory';
 import { describe, expect, it } from 'vitest';
 import {
   MMU_STRATEGIES,
@@ -23,6 +24,7 @@ import {
   GUEST_SYMBOLS,
   guestSource,
   STRING_IO_GUEST,
+  STRING_IO_MMIO_GUEST,
 } from './support/string-io-guest.js';
 
 const BASE = 0x10_0000;
@@ -156,26 +158,111 @@ describe('string I/O: INS/OUTS under every strategy', () => {
     }
   });
 
-  it('the guest bytes come from the listed source (checked when binutils are installed)', () => {
-    let dir: string | undefined;
-    try {
-      dir = mkdtempSync(join(tmpdir(), 'vmkit-sio-'));
-      const src = join(dir, 'g.s');
-      writeFileSync(src, guestSource());
-      execFileSync('as', ['--64', '-o', join(dir, 'g.o'), src], { stdio: 'pipe' });
-      execFileSync(
-        'objcopy',
-        ['-O', 'binary', '-j', '.text', join(dir, 'g.o'), join(dir, 'g.bin')],
-        {
-          stdio: 'pipe',
-        },
-      );
-      expect(Uint8Array.from(readFileSync(join(dir, 'g.bin')))).toEqual(STRING_IO_GUEST);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      console.log('string-io guest source check skipped: GNU as/objcopy not installed');
-    } finally {
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  it('the guest bytes come from the listed sources (checked when binutils are installed)', () => {
+    for (const [name, image] of [
+      ['string-io-guest.s', STRING_IO_GUEST],
+      ['string-io-mmio.s', STRING_IO_MMIO_GUEST],
+    ] as const) {
+      let dir: string | undefined;
+      try {
+        dir = mkdtempSync(join(tmpdir(), 'vmkit-sio-'));
+        const src = join(dir, 'g.s');
+        writeFileSync(src, guestSource(name));
+        execFileSync('as', ['--64', '-o', join(dir, 'g.o'), src], { stdio: 'pipe' });
+        execFileSync(
+          'objcopy',
+          ['-O', 'binary', '-j', '.text', join(dir, 'g.o'), join(dir, 'g.bin')],
+          { stdio: 'pipe' },
+        );
+        expect(Uint8Array.from(readFileSync(join(dir, 'g.bin')))).toEqual(image);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        console.log('string-io guest source check skipped: GNU as/objcopy not installed');
+      } finally {
+        if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+      }
     }
+  });
+});
+
+describe('string I/O: device regions and guest page tables as the memory operand', () => {
+  const DEVICE = 0x0800_0000;
+  /** A register file: reads return the last value written or 0xA0 + offset (bytewise). */
+  function mmioDevice(): MmioHandler & { log: string[] } {
+    const regs = new Map<number, bigint>();
+    const log: string[] = [];
+    return {
+      log,
+      read(offset: number, size: AccessSize): bigint {
+        log.push(`r${size}@${offset.toString(16)}`);
+        return regs.get(offset) ?? BigInt(0xa0 + offset);
+      },
+      write(offset: number, size: AccessSize, value: bigint): void {
+        regs.set(offset, value);
+        log.push(`w${size}@${offset.toString(16)}=${value.toString(16)}`);
+      },
+    };
+  }
+  /** Port 0x520: a page-table entry's two dwords, 0x00301003 then 0. */
+  function pteSource(): PioDevice {
+    const values = [0x0030_1003, 0];
+    let k = 0;
+    return { read: () => values[k++ % 2]!, write: () => {} };
+  }
+
+  const runs = MMU_STRATEGIES.map((mmu) => {
+    const vm = new Vm({ image: elf(STRING_IO_MMIO_GUEST), memoryMiB: 4, mmu });
+    const mmio = mmioDevice();
+    const port = countingDevice();
+    vm.addMmio({ base: DEVICE, size: 0x1000, handler: mmio });
+    vm.pio.register(0x500, 4, port);
+    vm.pio.register(0x520, 4, pteSource());
+    const r = vm.run({ maxInstructions: 10_000 });
+    const cpu = vm.vcpus[0]!.cpu;
+    return {
+      mmu,
+      r,
+      state: {
+        end: r.end,
+        status: r.status,
+        instructions: r.instructions,
+        mmio: mmio.log,
+        port: port.log,
+        registers: GPR_NAMES.map((n) => cpu.getReg(n)),
+        pte: bytes(vm, 0x18_0008, 8),
+        page: bytes(vm, 0x30_1000, 1),
+      },
+    };
+  });
+
+  it('the device sees the same accesses and the INS-written PTE maps the page, under every strategy', () => {
+    const native = runs[0]!.state;
+    expect(native.end).toBe('exit');
+    // 1: OUTS reads the device bytewise, 2: INS writes it wordwise (values 1-2, 3-4, 5-6)
+    expect(native.mmio).toEqual([
+      'r1@10',
+      'r1@11',
+      'r1@12',
+      'r1@13',
+      'w2@20=201',
+      'w2@22=403',
+      'w2@24=605',
+    ]);
+    expect(native.port).toEqual(['w1=b0', 'w1=b1', 'w1=b2', 'w1=b3', 'r2', 'r2', 'r2']);
+    // 4: the PTE arrived by INS (0x00301003), then the store through 0x401000 reached frame
+    // 0x301000 and set the entry's A and D flags (0x20, 0x40; SDM Vol. 3A §4.8)
+    expect(native.pte).toEqual([0x63, 0x10, 0x30, 0, 0, 0, 0, 0]);
+    expect(native.page).toEqual([0x5a]);
+    for (const { mmu, state } of runs.slice(1))
+      expect({ mmu, ...state }).toEqual({ mmu, ...native });
+  });
+
+  it('under spt the INS stores to the guest page table went through the shadow window', () => {
+    const spt = runs.find((x) => x.mmu === 'spt')!;
+    expect(spt.r.shadowFaults['page-table-write']).toBeGreaterThanOrEqual(1);
+    expect(spt.r.shadowFaults.mmio).toBeGreaterThanOrEqual(2);
+    for (const { mmu, r } of runs)
+      if (mmu !== 'native')
+        expect({ mmu, io: r.exitsByReason['I/O instruction'] }).toEqual({ mmu, io: 4 });
   });
 });

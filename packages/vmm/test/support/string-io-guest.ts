@@ -1,4 +1,4 @@
-// The string-I/O test guest: string-io-guest.s assembled with GNU as (`as --64`, then
+// The string-I/O test guests: string-io-guest.s and string-io-mmio.s assembled with GNU as (`as --64`, then
 // `objcopy -O binary -j .text`); string-io.test.ts re-assembles the source when binutils are
 // installed and checks these bytes. Offsets are the assembler's symbol table (`nm`).
 import { readFileSync } from 'node:fs';
@@ -37,9 +37,25 @@ export const GUEST_SYMBOLS = {
   pattern: 0x300,
 } as const;
 
-/** The assembly source, for the check that the bytes above come from it. */
-export function guestSource(): string {
-  return readFileSync(new URL('./string-io-guest.s', import.meta.url), 'utf8');
+/** The device and page-table guest (string-io-mmio.s), loaded at 0x100000. */
+export const STRING_IO_MMIO_GUEST = Uint8Array.from(
+  Buffer.from(
+    [
+      '48c7c40000170048c7c0830000084889042500320000be10000008b904000000ba00050000f36ebf20000008b9030000',
+      '0066f36d48c7c003003000488904250000180048c7c0030018004889042510300000c604250000400011bf08001800b9',
+      '02000000ba20050000f36dc60425001040005a31c0e6f4',
+    ].join(''),
+    'hex',
+  ),
+);
+
+/**
+ * An assembly source of this folder, for the check that the bytes above come from it.
+ *
+ * @param name - `string-io-guest.s` or `string-io-mmio.s`
+ */
+export function guestSource(name: string): string {
+  return readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
 }
 
 /** Reads return the next bytes of 1, 2, 3, ... (little-endian); every access is logged. */
