@@ -38,6 +38,8 @@ const GP = 13;
 const SS = 12;
 const PF = 14;
 const MC = 18;
+/** RFLAGS.IF, SDM Vol. 1 §3.4.3.3. */
+const IF = 0x200;
 /** RFLAGS.DF, SDM Vol. 1 §3.4.3.2. */
 const DF = 1n << 10n;
 const U64 = (1n << 64n) - 1n;
@@ -152,7 +154,17 @@ export function emulateStringIo(
   const rcx = cpu.getReg('rcx');
   const count = q.rep ? rcx & mask : 1n;
   const delta = (cpu.rflags & DF) !== 0n ? -size : size;
-  const limit = Math.min(STRING_IO_CHUNK, Math.max(1, budget));
+  let limit = Math.min(STRING_IO_CHUNK, Math.max(1, budget));
+  // An interrupt held back only by an STI or MOV SS shadow (SDM Vol. 3A §6.8.3) is taken as
+  // soon as the first element retires, as when the CPU runs the instruction: one element.
+  if (
+    cpu.interruptShadow &&
+    (cpu.flags & IF) !== 0 &&
+    (vcpu.injecting !== undefined ||
+      cpu.pendingInterrupt !== undefined ||
+      vcpu.apic.pending.length > 0)
+  )
+    limit = 1;
   const n = count < BigInt(limit) ? Number(count) : limit;
   const memory = vcpu.linear;
   const cpl = cpu.cpl;

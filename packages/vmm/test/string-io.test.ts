@@ -25,6 +25,7 @@ import {
   guestSource,
   STRING_IO_GUEST,
   STRING_IO_MMIO_GUEST,
+  STRING_IO_SHADOW_GUEST,
 } from './support/string-io-guest.js';
 
 const BASE = 0x10_0000;
@@ -162,6 +163,7 @@ describe('string I/O: INS/OUTS under every strategy', () => {
     for (const [name, image] of [
       ['string-io-guest.s', STRING_IO_GUEST],
       ['string-io-mmio.s', STRING_IO_MMIO_GUEST],
+      ['string-io-shadow.s', STRING_IO_SHADOW_GUEST],
     ] as const) {
       let dir: string | undefined;
       try {
@@ -174,7 +176,8 @@ describe('string I/O: INS/OUTS under every strategy', () => {
           ['-O', 'binary', '-j', '.text', join(dir, 'g.o'), join(dir, 'g.bin')],
           { stdio: 'pipe' },
         );
-        expect(Uint8Array.from(readFileSync(join(dir, 'g.bin')))).toEqual(image);
+        const built = Uint8Array.from(readFileSync(join(dir, 'g.bin')));
+        expect(built).toEqual(image);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         console.log('string-io guest source check skipped: GNU as/objcopy not installed');
@@ -264,5 +267,25 @@ describe('string I/O: device regions and guest page tables as the memory operand
     for (const { mmu, r } of runs)
       if (mmu !== 'native')
         expect({ mmu, io: r.exitsByReason['I/O instruction'] }).toEqual({ mmu, io: 4 });
+  });
+});
+
+describe('string I/O: an interrupt waiting for an STI shadow to end', () => {
+  it('is taken after the first element under every strategy, as the CPU takes it', () => {
+    for (const mmu of MMU_STRATEGIES) {
+      const vm = new Vm({ image: elf(STRING_IO_SHADOW_GUEST), memoryMiB: 4, mmu });
+      vm.pio.register(0x500, 4, countingDevice());
+      // Pending before the guest's STI: held while IF = 0, then blocked by STI's shadow for
+      // one instruction, the REP INSB, which is interruptible after its first element.
+      vm.vcpus[0]!.apic.accept(0x40);
+      const r = vm.run({ maxInstructions: 10_000 });
+      // The handler exits with RCX: 100 - 1 elements left.
+      expect({ mmu, end: r.end, status: r.status, interrupts: r.interrupts }).toEqual({
+        mmu,
+        end: 'exit',
+        status: 99,
+        interrupts: 1,
+      });
+    }
   });
 });

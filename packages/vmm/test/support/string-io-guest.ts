@@ -49,10 +49,27 @@ export const STRING_IO_MMIO_GUEST = Uint8Array.from(
   ),
 );
 
+/** The STI-shadow guest (string-io-shadow.s): 190 bytes of code and tables, zeros to 1232. */
+export const STRING_IO_SHADOW_GUEST = (() => {
+  const image = new Uint8Array(1232);
+  image.set(
+    Buffer.from(
+      [
+        '48c7c400001700488d05720000004889058d0000000f011584000000488d0553000000488d1d9604000066890366c743',
+        '02100066c74304008e48c1e8106689430648c1e810894308488d05710000004889055c0000000f011d53000000bf0000',
+        '2000b964000000ba00050000fbf36cb8ff000000e7f489c8e7f4f40f1f44000000000000000000000000000000000000',
+        '00000000009a200000000000009200001f000000000000000000660f1f4400000f040000000000000000660f1f44',
+      ].join(''),
+      'hex',
+    ),
+  );
+  return image;
+})();
+
 /**
  * An assembly source of this folder, for the check that the bytes above come from it.
  *
- * @param name - `string-io-guest.s` or `string-io-mmio.s`
+ * @param name - `string-io-guest.s`, `string-io-mmio.s` or `string-io-shadow.s`
  */
 export function guestSource(name: string): string {
   return readFileSync(new URL(`./${name}`, import.meta.url), 'utf8');
