@@ -289,3 +289,32 @@ describe('string I/O: an interrupt waiting for an STI shadow to end', () => {
     }
   });
 });
+
+describe('string I/O: a buffer the guest maps beyond its RAM', () => {
+  // The guest maps 0x400000 with a 2 MiB PDE to guest-physical 0x400000, just past its 4 MiB
+  // of RAM, where the VMM keeps its EPT tables in host memory, and runs rep insb into it.
+  const program = Uint8Array.from([
+    ...[0x48, 0xc7, 0xc0, 0x83, 0x00, 0x40, 0x00], // mov rax, 0x400083 (P, R/W, PS)
+    ...[0x48, 0x89, 0x04, 0x25, 0x10, 0x30, 0x00, 0x00], // mov [0x3010], rax (PD entry 2)
+    ...[0xbf, 0x00, 0x00, 0x40, 0x00], // mov edi, 0x400000
+    ...[0xb9, 0x10, 0x00, 0x00, 0x00], // mov ecx, 16
+    ...[0xba, 0x00, 0x05, 0x00, 0x00], // mov edx, 0x500
+    ...[0xf3, 0x6c], // rep insb
+    ...[0x31, 0xc0, 0xe6, 0xf4], // xor eax, eax; out 0xf4, al (not reached)
+  ]);
+
+  it('never reads the port and never reaches the VMM: #MC natively and under spt, a stop under ept', () => {
+    for (const mmu of MMU_STRATEGIES) {
+      const vm = new Vm({ image: elf(program), memoryMiB: 4, mmu });
+      const dev = countingDevice();
+      vm.pio.register(0x500, 4, dev);
+      const r = vm.run({ maxInstructions: 1000 });
+      // No RAM behind the frame: the bare machine's #MC (here, with no IDT, a triple fault);
+      // under EPT the second stage has nothing there and the VMM stops the run, naming it.
+      const end = mmu === 'ept' || mmu === 'ept-lp' ? 'ept-violation' : 'triple-fault';
+      expect({ mmu, end: r.end, log: dev.log }).toEqual({ mmu, end, log: [] });
+      if (end === 'ept-violation') expect(r.error).toMatch(/0x400000 during string I\/O/);
+      expect(vm.vcpus[0]!.cpu.getReg('rcx')).toBe(16n);
+    }
+  });
+});
