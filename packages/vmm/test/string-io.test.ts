@@ -100,6 +100,31 @@ describe('string I/O: INS/OUTS under every strategy', () => {
       expect({ mmu, ...run(mmu, 97).state }).toEqual({ mmu, ...runs[0]!.state });
   });
 
+  it('two vCPUs interleaved every 37 instructions: the same interleaving under every strategy', () => {
+    // Both vCPUs run the program; the emulation's chunks stop where each vCPU's turn ends, so
+    // the device sees the two streams interleaved exactly as when the CPU runs them.
+    const states = MMU_STRATEGIES.map((mmu) => {
+      const vm = new Vm({ image: elf(IMAGE), memoryMiB: 4, mmu, vcpus: 2, vcpuQuantum: 37 });
+      const dev = countingDevice();
+      const sum = sumDevice();
+      vm.pio.register(0x500, 4, dev);
+      vm.pio.register(0x510, 4, sum);
+      const r = vm.run({ maxInstructions: 100_000 });
+      return {
+        mmu,
+        end: r.end,
+        status: r.status,
+        perVcpu: r.perVcpu.map((p) => p.instructions),
+        log: dev.log,
+        sum: [sum.count, sum.hash],
+        registers: vm.vcpus.map((v) => [...GPR_NAMES.map((n) => v.cpu.getReg(n)), v.cpu.rip]),
+        memory: [bytes(vm, 0x20_0000, 0x2000), bytes(vm, 0x30_0000, 0x3000)],
+      };
+    });
+    expect(states[0]!.end).toBe('exit');
+    for (const x of states.slice(1)) expect(x).toEqual({ ...states[0]!, mmu: x.mmu });
+  });
+
   it('matches the program listing', () => {
     const { state, vm } = runs[0]!;
     expect(state.end).toBe('exit');
