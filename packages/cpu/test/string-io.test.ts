@@ -5,9 +5,12 @@
 // qualification and instruction-information values below are assembled by hand from the bit
 // positions those tables give, not with @vmkit/vmx's encoders.
 import { PrimaryProcessorControls } from '@vmkit/vmx';
+import { PTE } from '@vmkit/x86';
 import { describe, expect, it } from 'vitest';
 import type { Cpu, StopReason } from '../src/index.js';
 import { machine } from './support/machine.js';
+import { paged, pteOf } from './support/paged.js';
+import { handlerOf } from './support/system.js';
 import { exitStop, NONE } from './support/vmx.js';
 
 const BUF = 0x2000;
@@ -216,5 +219,42 @@ describe('INS/OUTS VM exits (SDM Vol. 3C §28.2.1 Table 28-5, §28.2.5 Table 28-
     cpu.setReg('rcx', 2n);
     cpu.vmEntry(NONE);
     expect(drain(cpu, () => 0).log).toEqual(['out1@0=9', 'out1@0=8']);
+  });
+});
+
+describe('INS checks its destination through paging before the port read (MmuMemory.checkWrite)', () => {
+  // rep insb with RDI = la, RCX = 2, DX = 0x60 (kernel code under 4-level paging)
+  const program = (la: number) => [
+    ...[0x48, 0xc7, 0xc7, la & 0xff, (la >>> 8) & 0xff, (la >>> 16) & 0xff, 0], // mov rdi, la
+    ...[0x48, 0xc7, 0xc1, 2, 0, 0, 0], // mov rcx, 2
+    ...[0xba, 0x60, 0, 0, 0], // mov edx, 0x60
+    ...[0xf3, 0x6c], // rep insb
+    0xf4,
+  ];
+
+  it('a not-present destination is #PF (CR2, error code W) with no io stop', () => {
+    const s = paged(program(0x40000));
+    s.mem.write32(pteOf(0x40000), 0);
+    // The #PF handler stub is a HLT: the first stop is that HLT, not an I/O access.
+    expect(s.cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(14) + 1));
+    expect(s.cpu.cr2).toBe(0x40000n);
+    expect(s.cpu.getReg('rcx')).toBe(2n);
+  });
+
+  it('the check sets A and D in the PTE as the store would, before the host sees the stop', () => {
+    const s = paged(program(0x41000));
+    const pte = pteOf(0x41000);
+    s.mem.write32(pte, s.mem.read32(pte) & ~(PTE.A | PTE.D));
+    expect(s.cpu.run(100)).toEqual({ kind: 'io', direction: 'in', port: 0x60, size: 1 });
+    expect(s.mem.read32(pte) & (PTE.A | PTE.D)).toBe(PTE.A | PTE.D);
+  });
+
+  it("a frame with nothing behind it is the store's #MC, before the port read", () => {
+    const s = paged(program(0x42000));
+    // Map the page to guest-physical 0x200000, past the 1 MiB of RAM.
+    s.mem.write32(pteOf(0x42000), 0x20_0000 | PTE.P | PTE.RW);
+    expect(s.cpu.run(100)).toEqual({ kind: 'hlt' });
+    expect(s.cpu.rip).toBe(BigInt(handlerOf(18) + 1));
   });
 });
