@@ -9,7 +9,7 @@ import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
 import { type Block, buildCachedBlock, type FactoryCache } from './block.js';
 import { CodeCache } from './code-cache.js';
 import { CpuError } from './errors.js';
-import { completeIn } from './exec/io.js';
+import { completeIn, completeStringIn, type PendingIns } from './exec/io.js';
 import { canonical } from './exec/operands.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
@@ -113,8 +113,10 @@ export type StopReason =
     }
   | {
       /**
-       * IN or OUT executed (RIP after it). For `out`, `value` is what the guest wrote; for
-       * `in`, the host must call {@link Cpu.completeIn} with the value read before running on.
+       * IN or OUT executed (RIP after it), or one element of INS or OUTS (RIP on the
+       * instruction while REP elements remain; an INS element moves RIP when completed). For
+       * `out`, `value` is what the guest wrote; for `in`, the host must call
+       * {@link Cpu.completeIn} with the value read before running on.
        */
       readonly kind: 'io';
       /** `in` reads from the port, `out` writes to it. */
@@ -288,6 +290,8 @@ export class Cpu {
   pendingStop: StopReason | undefined = undefined;
   /** Interpreter state: the size of an IN waiting for {@link Cpu.completeIn}, or 0. */
   pendingIn = 0;
+  /** Interpreter state: the INS element an IN stop waits to store, if the IN is an INS. */
+  pendingIns: PendingIns | undefined = undefined;
 
   /** Interpreter state: the compiled blocks and the self-modifying-code bookkeeping. */
   readonly code: CodeCache;
@@ -775,18 +779,40 @@ export class Cpu {
   }
 
   /**
-   * Completes the IN that stopped the CPU with an `io` stop: writes `value` to AL, AX or EAX.
+   * Completes the IN or INS element that stopped the CPU with an `io` stop: IN writes `value`
+   * to AL, AX or EAX; INS stores it at ES:RDI (checked before the stop) and moves RDI and, under
+   * REP, RCX, RIP leaving the instruction after its last element.
    *
    * @param value - the value read from the port (taken modulo the access size)
+   * @returns undefined, or the stop caused by delivering a fault of the INS store (possible
+   *   only when a device region refuses the store or the host changed translations since the
+   *   stop): a triple fault, an `exception` stop, or a VM exit in non-root operation
    */
-  completeIn(value: number): void {
+  completeIn(value: number): StopReason | undefined {
     if (this.pendingIn === 0) throw new CpuError('INVALID_STATE', 'no IN is waiting for a value');
     if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
       throw new CpuError('INVALID_VALUE', `an I/O value must be in [0, 2^32), got ${value}`);
     }
     const mask = this.pendingIn === 4 ? 0xffffffff : this.pendingIn === 2 ? 0xffff : 0xff;
-    completeIn(this, this.pendingIn, (value & mask) >>> 0);
+    const pending = this.pendingIns;
+    const size = this.pendingIn;
     this.pendingIn = 0;
+    this.pendingIns = undefined;
+    if (pending === undefined) {
+      completeIn(this, size, (value & mask) >>> 0);
+      return undefined;
+    }
+    try {
+      completeStringIn(this, pending, (value & mask) >>> 0);
+      return undefined;
+    } catch (e) {
+      // The element did not complete: it no longer counts as retired, and its fault is
+      // delivered with the state as before it (RIP still on the INS).
+      this.instructions--;
+      if (e instanceof VmExit && this.nonRoot !== undefined) return this.vmExitStop(e.info);
+      if (!(e instanceof CpuFault)) throw e;
+      return this.dispatch(e.vector, e.errorCode, e.address, 'exception');
+    }
   }
 
   /**

@@ -15,9 +15,11 @@ export { decode, type FetchByte, MAX_INSTRUCTION_LENGTH } from './decoder/decode
 export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from './decoder/instr.js';
 export { CpuError, type CpuErrorCode } from './errors.js';
 export { defaultCpuid } from './exec/cpuid.js';
+export type { PendingIns } from './exec/io.js';
 export { CpuFault } from './fault.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';
 export { MmuMemory, type MmuMemoryOptions } from './mmu-memory.js';
 export type { SecondStageExitRecord, TranslationResult, Translator } from './translator.js';
 export type { EntryInjection, VmxControls } from './vmx/controls.js';
 export { NonRootState } from './vmx/non-root.js';
+export { VmExit } from './vmx/vm-exit.js';

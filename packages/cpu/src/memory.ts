@@ -39,6 +39,13 @@ export interface CpuMemory {
   /** Fetches one instruction byte (an instruction-fetch access for paging). */
   fetch8(linear: number, cpl: Privilege): number;
   /**
+   * Optional: checks that a write of `size` bytes at `linear` would succeed, as the write
+   * would (the same faults; paging sets A and D), without storing anything. INS checks its
+   * destination with it before it reads the port; without it the store is only checked when
+   * it is made, after the port read.
+   */
+  checkWrite?(linear: number, size: number, cpl: Privilege): void;
+  /**
    * Optional: an implicit supervisor-mode read (GDT, IDT and TSS accesses, SDM Vol. 3A §4.6),
    * which paging checks as supervisor whatever the CPL, with SMAP always applied. Without
    * it the CPU uses `read32(linear, 0)`.
@@ -114,6 +121,11 @@ export class FlatMemory implements CpuMemory {
     } catch (e) {
       return this.slowRead(linear, 1, cpl, e);
     }
+  }
+  /** {@inheritDoc CpuMemory.checkWrite} */
+  checkWrite(linear: number, size: number, cpl: Privilege): void {
+    if (linear >= 0 && this.mem.contains(linear, size)) return;
+    for (let k = 0; k < size; k++) this.byte(linear + k, cpl, PFEC.WR);
   }
   /** {@inheritDoc CpuMemory.read16} */
   read16(linear: number, cpl: Privilege): number {

@@ -315,6 +315,14 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
     this.write(linear, 4, lo, access);
     this.write(linear + 4, 4, hi, access);
   }
+  /** {@inheritDoc CpuMemory.checkWrite} */
+  checkWrite(linear: number, size: number, cpl: Privilege): void {
+    const [p, q] = this.span(linear, size, (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE);
+    // A frame with nothing behind it is the #MC the store would raise.
+    const inFirst = q < 0 ? size : PAGE - (linear - Math.floor(linear / PAGE) * PAGE);
+    if (!this.mem.contains(p, inFirst) || (q >= 0 && !this.mem.contains(q, size - inFirst)))
+      throw new CpuFault(Vector.MC);
+  }
   /** {@inheritDoc CpuMemory.fetch8} */
   fetch8(linear: number, cpl: Privilege): number {
     const p = this.translate(linear, ACCESS_FETCH | (cpl === 3 ? ACCESS_USER : 0));

@@ -17,6 +17,7 @@ it('exports exactly the public API', () => {
     'RIP_BASE',
     'Rep',
     'Seg',
+    'VmExit',
     'buildBlock',
     'compileBlock',
     'decode',

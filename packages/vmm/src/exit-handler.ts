@@ -16,6 +16,7 @@ import { PF, withInterruptWindow } from './controls.js';
 import type { HypercallTable } from './hypercalls.js';
 import type { PioBus, PortSize } from './pio-bus.js';
 import { SHADOW_WORK } from './pricing.js';
+import { emulateStringIo, type StringIoServices } from './string-io.js';
 import type { Vcpu } from './vcpu.js';
 import { X2APIC_MSR_FIRST, X2APIC_MSR_LAST } from './x2apic.js';
 
@@ -49,6 +50,11 @@ export interface VmServices {
   halt(vcpu: Vcpu): void;
   /** Serves a stop the handlers caused (a nested exit during an injection or emulation). */
   serve(vcpu: Vcpu, stop: Exclude<StopReason, { kind: 'budget' }>): ExitEnd;
+  /**
+   * Instructions a vCPU may still retire before the VMM must look at its timer, the next vCPU
+   * or the run's budget (what bounds one string-I/O exit's elements).
+   */
+  budgetLeft(vcpu: Vcpu): number;
 }
 
 const U32 = 0xffff_ffffn;
@@ -66,8 +72,21 @@ const ERROR_VALID = 0x800;
 
 /** Handles VM exits of the vCPUs of one VM. */
 export class ExitHandler {
+  private readonly strings: StringIoServices;
+
   /** @param vm - the VM's services */
-  constructor(private readonly vm: VmServices) {}
+  constructor(private readonly vm: VmServices) {
+    this.strings = {
+      pio: vm.pio,
+      isDevice: (gpa) => this.isDevice(gpa),
+      exited: () => vm.exited(),
+      shadowFault: (vcpu, kind) => {
+        vcpu.shadowFaults[kind]!++;
+        const work = SHADOW_WORK[kind];
+        if (work !== undefined) vm.shadowWork(vcpu, work);
+      },
+    };
+  }
 
   /**
    * Serves one VM exit: records it, emulates what exited, resumes (possibly with an injection).
@@ -396,9 +415,8 @@ export class ExitHandler {
   private io(vcpu: Vcpu, info: VmExitInformation): ExitEnd {
     const q = decodeIoQualification(info.exitQualification);
     const cpu = vcpu.cpu;
-    // INS/OUTS are not emulated (no device of the protocol needs them).
-    if (q.string) return this.injectException(vcpu, UD);
     this.vm.count('io');
+    if (q.string) return this.stringIo(vcpu, info);
     const mask = q.size === 4 ? U32 : q.size === 2 ? 0xffffn : 0xffn;
     if (q.in) {
       const value = BigInt(this.vm.pio.read(q.port, q.size as PortSize) >>> 0) & mask;
@@ -410,6 +428,28 @@ export class ExitHandler {
     this.vm.pio.write(q.port, q.size as PortSize, Number(cpu.getReg('rax') & mask));
     this.skip(vcpu, info);
     return this.vm.exited() ? 'exit' : undefined;
+  }
+
+  /**
+   * INS/OUTS (with or without REP), emulated from the exit information (`string-io.ts`): a
+   * bounded number of elements per exit, a guest fault injected with the completed elements'
+   * registers and RIP on the instruction.
+   */
+  private stringIo(vcpu: Vcpu, info: VmExitInformation): ExitEnd {
+    const r = emulateStringIo(vcpu, info, this.strings, this.vm.budgetLeft(vcpu));
+    switch (r.kind) {
+      case 'resume':
+        return undefined;
+      case 'exit':
+        return 'exit';
+      case 'no-memory':
+        this.vm.stopWith(r.message);
+        return 'ept-violation';
+      case 'fault':
+        // VM entry does not write CR2: the VMM loads the guest's (SDM Vol. 3C §27.6.3).
+        if (r.vector === PF) vcpu.cpu.cr2 = BigInt.asUintN(64, BigInt(r.address ?? 0));
+        return this.injectException(vcpu, r.vector, r.errorCode);
+    }
   }
 
   /** RDMSR/WRMSR of the x2APIC range (the bitmap's intercepts); anything else is #GP. */

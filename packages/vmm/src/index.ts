@@ -34,6 +34,12 @@ export {
   type TlbCounters,
   type VcpuTranslation,
 } from './strategy.js';
+export {
+  emulateStringIo,
+  STRING_IO_CHUNK,
+  type StringIoResult,
+  type StringIoServices,
+} from './string-io.js';
 export { Uart16550 } from './uart16550.js';
 export { Vcpu, type VcpuSetup } from './vcpu.js';
 export { Vm } from './vm.js';

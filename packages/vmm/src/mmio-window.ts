@@ -82,6 +82,10 @@ export class MmioWindowMemory<T extends Translator = Translator>
     return this.windowGpa + offset;
   }
 
+  /** `CpuMemory.checkWrite`: an access inside the window goes to the device (nothing to check). */
+  override checkWrite(linear: number, size: number, cpl: Privilege): void {
+    if (this.inWindow(linear, size) < 0) super.checkWrite(linear, size, cpl);
+  }
   override read8(linear: number, cpl: Privilege): number {
     const gpa = this.inWindow(linear, 1);
     return gpa < 0 ? super.read8(linear, cpl) : device(() => this.devices.read8(gpa));

@@ -107,6 +107,13 @@ export class ShadowLinearMemory extends MmioWindowMemory<Mmu> implements ShadowW
     return true;
   }
 
+  /** `CpuMemory.checkWrite`: a store inside the armed page is emulated (nothing to check). */
+  override checkWrite(linear: number, size: number, cpl: Privilege): void {
+    const page = Math.floor(linear / PAGE);
+    if (this.armedPage >= 0 && page === this.armedPage && linear - page * PAGE + size <= PAGE)
+      return;
+    super.checkWrite(linear, size, cpl);
+  }
   /** `CpuMemory.write8`, through `emulateWrite` inside the armed page. */
   override write8(linear: number, value: number, cpl: Privilege): void {
     if (!this.emulated(linear, 1, value & 0xff, 0)) super.write8(linear, value, cpl);

@@ -82,6 +82,8 @@ export class Vm {
   private readonly quantum: number;
   /** The VM clock at which the current round of turns ends. */
   private roundEnd: number;
+  /** The instruction count at which the current `run` call's budget ends. */
+  private limit = 0;
   /** Index of the vCPU whose turn it is (= vcpus.length between rounds). */
   private turn = 0;
   private progress: ((instructions: number) => void) | undefined;
@@ -144,6 +146,13 @@ export class Vm {
       },
       halt: (vcpu) => this.halt(vcpu),
       serve: (vcpu, stop) => this.serve(vcpu, stop) as ExitEnd,
+      // The slice `runTurn` would give the vCPU now: string I/O stops where the CPU would.
+      budgetLeft: (vcpu) => {
+        let left = Math.min(this.roundEnd - vcpu.clock, this.limit - this.instructions);
+        const deadline = vcpu.apic.deadline;
+        if (deadline !== undefined) left = Math.min(left, deadline - vcpu.clock);
+        return left;
+      },
     });
     this.strategy = memoryStrategy(mmu, this.memory, ramSize, this.costs.profile);
     const list: Vcpu[] = [];
@@ -251,6 +260,7 @@ export class Vm {
     if (this.last !== undefined && this.last.end !== 'budget')
       throw new VmmError('BAD_RUN', `the guest already ended (${this.last.end})`);
     const limit = this.instructions + budget;
+    this.limit = limit;
     this.progress = options.onProgress;
     this.nextProgress = (Math.floor(this.instructions / PROGRESS_INTERVAL) + 1) * PROGRESS_INTERVAL;
     const vcpus = this.vcpus;
@@ -415,8 +425,9 @@ export class Vm {
       case 'io':
         this.exitCounts.io++;
         if (stop.direction === 'in') {
-          cpu.completeIn(this.pio.read(stop.port, stop.size as PortSize));
-          return undefined;
+          // An INS element's store can still fault (a device refusing it): delivered here.
+          const s = cpu.completeIn(this.pio.read(stop.port, stop.size as PortSize));
+          return s?.kind === 'triple-fault' ? 'triple-fault' : undefined;
         }
         this.pio.write(stop.port, stop.size as PortSize, stop.value ?? 0);
         return this.debugExit.status !== undefined ? 'exit' : undefined;

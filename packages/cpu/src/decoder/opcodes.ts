@@ -253,6 +253,15 @@ ONE_BYTE[0xec] = e('In', ['AL', 'DX'], io.inPort, 'b');
 ONE_BYTE[0xed] = e('In', ['eAX', 'DX'], io.inPort, 'z');
 ONE_BYTE[0xee] = e('Out', ['DX', 'AL'], io.outPort, 'b');
 ONE_BYTE[0xef] = e('Out', ['DX', 'eAX'], io.outPort, 'z');
+// INS and OUTS (SDM Vol. 2 INS, OUTS): port DX, ES:RDI or DS:RSI; 67h selects EDI/ESI/ECX.
+ONE_BYTE[0x6c] = e('Insb', [], io.ins, 'b');
+const INSW = e('Insw', [], io.ins, 'z');
+const INSD = e('Insd', [], io.ins, 'z');
+ONE_BYTE[0x6d] = pick((c) => (c.opsizePrefix && !c.rexW ? INSW : INSD));
+ONE_BYTE[0x6e] = e('Outsb', [], io.outs, 'b');
+const OUTSW = e('Outsw', [], io.outs, 'z');
+const OUTSD = e('Outsd', [], io.outs, 'z');
+ONE_BYTE[0x6f] = pick((c) => (c.opsizePrefix && !c.rexW ? OUTSW : OUTSD));
 ONE_BYTE[0xf4] = e('Hlt', [], misc.hlt, 'v');
 // Software interrupts and IRETQ (SDM Vol. 2 INT n/INTO/INT3/INT1 and IRET pages). INTO is
 // invalid in 64-bit mode; IRET without REX.W (32- and 16-bit frames) is not implemented.

@@ -1,13 +1,19 @@
-// Port I/O: IN and OUT (SDM Vol. 2 IN, OUT; protection per Vol. 1 §19.5). The CPU does not
+// Port I/O: IN, OUT, INS and OUTS (SDM Vol. 2 IN, OUT, INS, OUTS; protection per Vol. 1 §19.5). The CPU does not
 // model devices: it stops `run` with an `io` stop reason and the host performs the access.
-import { BasicExitReason, encodeIoQualification, ioInstructionCausesExit } from '@vmkit/vmx';
-import { RFLAGS } from '@vmkit/x86';
+import {
+  AddressSize,
+  BasicExitReason,
+  encodeIoQualification,
+  encodeStringIoInfo,
+  ioInstructionCausesExit,
+} from '@vmkit/vmx';
+import { RFLAGS, Vector } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
-import type { Instr } from '../decoder/instr.js';
-import { generalProtection } from '../fault.js';
+import { type Instr, Rep, Seg } from '../decoder/instr.js';
+import { CpuFault, generalProtection } from '../fault.js';
 import { linearPlus, sysRead32 } from '../system/access.js';
-import { instructionExit } from '../vmx/vm-exit.js';
-import { writeReg } from './operands.js';
+import { exitInformation, instructionExit, VmExit } from '../vmx/vm-exit.js';
+import { CANONICAL_LIMIT, canonical, readMem, writeMem, writeReg } from './operands.js';
 
 /**
  * I/O is allowed when CPL <= IOPL (SDM Vol. 1 §19.5.1). Otherwise the processor consults the
@@ -87,4 +93,178 @@ export function outPort(cpu: Cpu, ins: Instr): void {
 /** Completes an IN: writes the value the host read into AL, AX or EAX (EAX zero-extends). */
 export function completeIn(cpu: Cpu, size: number, value: number): void {
   writeReg(cpu, 0, size, false, value >>> 0, 0);
+}
+
+// ---- INS and OUTS (SDM Vol. 2 "INS/INSB/INSW/INSD", "OUTS/OUTSB/OUTSW/OUTSD", "REP/REPE/...").
+
+const RCX = 1;
+const RDX = 2;
+const RSI = 6;
+const RDI = 7;
+const TWO32 = 4294967296;
+/** VM-exit instruction information "segment register" encodings (SDM Vol. 3C Table 28-8). */
+const DS = 3;
+
+/**
+ * An INS element waiting for `Cpu.completeIn`: its destination (already translated
+ * for the write, so the port is never read for an element whose store would fault) and what
+ * completing it changes.
+ */
+export interface PendingIns {
+  /** Linear address of the element (ES:RDI). */
+  readonly linear: number;
+  /** Element size in bytes. */
+  readonly size: 1 | 2 | 4;
+  /** Address size in bytes (8, or 4 with 67h). */
+  readonly asize: 4 | 8;
+  /** Whether a REP prefix repeats the instruction. */
+  readonly rep: boolean;
+  /** The instruction's length (RIP moves past it after the last element). */
+  readonly length: number;
+}
+
+/** Whether the REP counter (RCX, or ECX with a 32-bit address size) is zero. */
+function countIsZero(cpu: Cpu, asize: number): boolean {
+  return asize === 4 ? cpu.lo[RCX] === 0 : (cpu.lo[RCX]! | cpu.hi[RCX]!) === 0;
+}
+
+/**
+ * Adds `delta` to a pointer or counter register at the address size: 64-bit arithmetic, or
+ * 32-bit arithmetic whose result zero-extends into the 64-bit register (SDM Vol. 1 §3.4.1.1;
+ * the host CPU shows the same for `67 rep stosb`).
+ */
+function addAt(cpu: Cpu, r: number, delta: number, asize: number): void {
+  const l = cpu.lo[r]! + delta;
+  cpu.hi[r] = asize === 4 ? 0 : (cpu.hi[r]! + Math.floor(l / TWO32)) >>> 0;
+  cpu.lo[r] = l >>> 0;
+}
+
+/** The element step: +size, or -size with RFLAGS.DF (SDM Vol. 1 §3.4.3.2). */
+function step(cpu: Cpu, size: number): number {
+  return cpu.flags & RFLAGS.DF ? -size : size;
+}
+
+/**
+ * The linear address of a string operand as two halves before the canonical check: segment
+ * base (FS/GS for an OUTS override, else 0 in 64-bit mode) plus RSI or RDI at the address
+ * size (SDM Vol. 1 §3.3.7).
+ */
+function operandAddress(cpu: Cpu, ins: Instr, r: number, source: boolean): [number, number] {
+  let lo = cpu.lo[r]!;
+  let hi = ins.asize === 4 ? 0 : cpu.hi[r]!;
+  if (source && ins.seg !== Seg.NONE) {
+    const l = lo + (ins.seg === Seg.FS ? cpu.fsBaseLo : cpu.gsBaseLo);
+    hi = (hi + (ins.seg === Seg.FS ? cpu.fsBaseHi : cpu.gsBaseHi) + Math.floor(l / TWO32)) >>> 0;
+    lo = l >>> 0;
+  }
+  return [hi, lo];
+}
+
+/** An access that runs past the top of the lower canonical half is #GP(0) (SDM Vol. 1 §3.3.7.1). */
+function checkEnd(la: number, size: number): void {
+  if (la >= 0 && la + size > CANONICAL_LIMIT) throw new CpuFault(Vector.GP, 0);
+}
+
+/**
+ * SDM Vol. 3C §26.1.3: INS and OUTS exit like IN and OUT (the port is DX). The exit reports
+ * Table 28-5's qualification with the string and REP bits, the guest-linear address of the
+ * memory operand (§28.2.1: for INS/OUTS, the linear address of the first element, computed
+ * but not translated or checked: faults of the memory access come after the exit, §26.1.1),
+ * and the instruction information of Table 28-8 (address size; segment register of OUTS),
+ * which this processor always provides (it reports IA32_VMX_BASIC[54] = 1).
+ */
+function stringIoExit(cpu: Cpu, ins: Instr, p: number, size: number, isIn: boolean): void {
+  const nr = cpu.nonRoot;
+  if (nr === undefined) return;
+  const bitmaps = nr.controls.ioBitmaps;
+  const exits = nr.useIoBitmaps
+    ? ioInstructionCausesExit(bitmaps!.a, bitmaps!.b, p, size, true, false)
+    : nr.unconditionalIoExiting;
+  if (!exits) return;
+  const [hi, lo] = operandAddress(cpu, ins, isIn ? RDI : RSI, !isIn);
+  const qualification = encodeIoQualification({
+    size: size as 1 | 2 | 4,
+    in: isIn,
+    string: true,
+    rep: ins.rep !== Rep.NONE,
+    immediate: false,
+    port: p,
+  });
+  const segment = isIn ? 0 : ins.seg === Seg.NONE ? DS : ins.seg;
+  throw new VmExit(
+    exitInformation({
+      exitReason: BasicExitReason.IO_INSTRUCTION,
+      exitQualification: BigInt(qualification),
+      guestLinearAddress: (BigInt(hi) << 32n) | BigInt(lo),
+      instructionLength: ins.length,
+      instructionInformation: encodeStringIoInfo({
+        addressSize: ins.asize === 4 ? AddressSize.BITS_32 : AddressSize.BITS_64,
+        segment,
+      }),
+    }),
+  );
+}
+
+/**
+ * OUTS (6Eh, 6Fh): one element from DS:RSI (or an FS/GS override) to port DX per `run` stop.
+ * The element is read before any register changes, so a fault leaves the state of the
+ * completed elements (SDM Vol. 2 REP: the instruction can be resumed); with REP and elements
+ * left RIP stays on the instruction, and each element counts as one retired instruction, as
+ * for the other repeated string instructions. A REP count of zero does nothing.
+ */
+export function outs(cpu: Cpu, ins: Instr): void {
+  const p = cpu.lo[RDX]! & 0xffff;
+  const size = ins.osize as 1 | 2 | 4;
+  checkPermission(cpu, p, size);
+  stringIoExit(cpu, ins, p, size, false);
+  const rep = ins.rep !== Rep.NONE;
+  if (rep && countIsZero(cpu, ins.asize)) return;
+  const [hi, lo] = operandAddress(cpu, ins, RSI, true);
+  const la = canonical(hi, lo, false);
+  checkEnd(la, size);
+  const value = readMem(cpu, la, size) >>> 0;
+  addAt(cpu, RSI, step(cpu, size), ins.asize);
+  if (rep) {
+    addAt(cpu, RCX, -1, ins.asize);
+    if (!countIsZero(cpu, ins.asize)) cpu.nextRip = cpu.ripLinear;
+  }
+  cpu.pendingStop = { kind: 'io', direction: 'out', port: p, size, value };
+}
+
+/**
+ * INS (6Ch, 6Dh): one element from port DX to ES:RDI per `run` stop. The destination is
+ * translated for the write first (faults, A/D flags) through `CpuMemory.checkWrite`, so an
+ * element whose store would fault never reads the port: a device loses no data to a fault
+ * (the SDM does not order the port read and the store; vmkit orders them this way, and the
+ * VMM's emulation does the same). The store and the register updates happen when the host
+ * completes the read ({@link completeStringIn}); RIP stays on the instruction until then.
+ */
+export function ins(cpu: Cpu, instr: Instr): void {
+  const p = cpu.lo[RDX]! & 0xffff;
+  const size = instr.osize as 1 | 2 | 4;
+  checkPermission(cpu, p, size);
+  stringIoExit(cpu, instr, p, size, true);
+  const rep = instr.rep !== Rep.NONE;
+  if (rep && countIsZero(cpu, instr.asize)) return;
+  const [hi, lo] = operandAddress(cpu, instr, RDI, false);
+  const la = canonical(hi, lo, false);
+  checkEnd(la, size);
+  cpu.memory.checkWrite?.(la, size, cpu.cpl);
+  cpu.pendingIns = { linear: la, size, asize: instr.asize, rep, length: instr.length };
+  cpu.nextRip = cpu.ripLinear;
+  cpu.pendingStop = { kind: 'io', direction: 'in', port: p, size };
+  cpu.pendingIn = size;
+}
+
+/**
+ * Completes a pending INS element: stores `value` at its destination, then moves RDI (and
+ * counts RCX down under REP); after the last element RIP moves past the instruction. A store
+ * that still faults (a device region refusing it, or translations the host changed since the
+ * check) throws, leaving the registers as before the element.
+ */
+export function completeStringIn(cpu: Cpu, pending: PendingIns, value: number): void {
+  writeMem(cpu, pending.linear, pending.size, value, 0);
+  addAt(cpu, RDI, step(cpu, pending.size), pending.asize);
+  if (pending.rep) addAt(cpu, RCX, -1, pending.asize);
+  if (!pending.rep || countIsZero(cpu, pending.asize)) cpu.ripValue += pending.length;
 }
