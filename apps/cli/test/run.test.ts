@@ -18,6 +18,9 @@ const RUN_KEYS = [
   'status',
   'result',
   'instructions',
+  'instructionsByClass',
+  'conditionalBranches',
+  'branchMispredictions',
   'simulatedCycles',
   'simulatedSeconds',
   'exits',
@@ -61,6 +64,14 @@ describe('vmkit run', () => {
     expect(text).toMatch(
       new RegExp(`page-walk references\\s+${direct.walkReferences.toLocaleString('en-US')}`),
     );
+    // The class breakdown under the instruction count, as the Vm counted it.
+    for (const [cls, n] of Object.entries(direct.instructionsByClass).filter(([, n]) => n > 0))
+      expect(text).toMatch(new RegExp(`^  ${cls}\\s+${n.toLocaleString('en-US')}$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `conditional branches\\s+${direct.conditionalBranches.toLocaleString('en-US')} \\(${direct.branchMispredictions.toLocaleString('en-US')} mispredicted`,
+      ),
+    );
     for (const label of [
       'simulated cycles',
       'VM exits',
@@ -90,6 +101,12 @@ describe('vmkit run', () => {
     expect(r.exits).toBe(Object.values(r.exitsByReason).reduce((a, b) => a + b, 0));
     for (const e of r.exitsByRip) expect(e.rip).toMatch(/^0x[0-9a-f]+$/);
     expect(r.perVcpu.reduce((a, v) => a + v.instructions, 0)).toBe(r.instructions);
+    // The classes count what the CPU retired: at most all instructions, and branches among them.
+    const byClass = Object.values(r.instructionsByClass).reduce((a, b) => a + b, 0);
+    expect(byClass).toBeGreaterThan(0);
+    expect(byClass).toBeLessThanOrEqual(r.instructions);
+    expect(r.instructionsByClass.branch).toBeGreaterThanOrEqual(r.conditionalBranches);
+    expect(r.branchMispredictions).toBeLessThanOrEqual(r.conditionalBranches);
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);
   });
 
