@@ -1,11 +1,12 @@
 // A bimodal branch predictor: a table of 2-bit saturating counters indexed by the low bits of
 // the branch's address. Background: Intel 64 and IA-32 Architectures Optimization Reference
-// Manual, "Branch Prediction" (static and dynamic prediction, the cost of a misprediction, and
-// why loops mispredict at their exit) and the branch-prediction optimization guidelines of its
-// general-optimization chapter. This is a model, not any real core's predictor: Intel does not
-// document its predictors, and modern ones use global history; a bimodal table is the textbook
-// baseline (J. E. Smith, "A Study of Branch Prediction Strategies", ISCA 1981) and is
-// deterministic, so the same run gives the same counts.
+// Manual (order no. 248966), §3.4.1 "Branch Prediction Optimization" in chapter 3, "General
+// Optimization Guidelines" (why mispredictions cost, static prediction, making loop exits and
+// data-dependent branches predictable), and the branch-prediction units described per
+// microarchitecture in its chapter 2. This is a model, not any real core's predictor: Intel
+// does not document its predictors, and modern ones use global history; a bimodal table is
+// the textbook baseline (J. E. Smith, "A Study of Branch Prediction Strategies", ISCA 1981)
+// and is deterministic, so the same run gives the same counts.
 import { CpuError } from './errors.js';
 
 /** Entries of a {@link BranchPredictor} unless configured: 4096 counters (4 KiB). */
