@@ -64,9 +64,16 @@ describe('vmkit run', () => {
     expect(text).toMatch(
       new RegExp(`page-walk references\\s+${direct.walkReferences.toLocaleString('en-US')}`),
     );
-    // The class breakdown under the instruction count, as the Vm counted it.
-    for (const [cls, n] of Object.entries(direct.instructionsByClass).filter(([, n]) => n > 0))
+    // The class breakdown under the instruction count, as the Vm counted it, and the rest:
+    // the instructions the VMM emulated after exits.
+    const classes = Object.entries(direct.instructionsByClass).filter(([, n]) => n > 0);
+    for (const [cls, n] of classes)
       expect(text).toMatch(new RegExp(`^  ${cls}\\s+${n.toLocaleString('en-US')}$`, 'm'));
+    const rest = direct.instructions - classes.reduce((a, [, n]) => a + n, 0);
+    expect(rest).toBeGreaterThan(0);
+    expect(text).toMatch(
+      new RegExp(`^  emulated by the VMM\\s+${rest.toLocaleString('en-US')}$`, 'm'),
+    );
     expect(text).toMatch(
       new RegExp(
         `conditional branches\\s+${direct.conditionalBranches.toLocaleString('en-US')} \\(${direct.branchMispredictions.toLocaleString('en-US')} mispredicted`,

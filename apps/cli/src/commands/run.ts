@@ -185,6 +185,7 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     ['end', ended],
     ['instructions', count(r.instructions)],
     ...sorted(r.instructionsByClass).map(([k, v]) => [`  ${k}`, count(v)]),
+    ...emulated(r).map((n) => ['  emulated by the VMM', count(n)]),
     ['conditional branches', `${count(r.conditionalBranches)}${mispredicted(r)}`],
     ['simulated cycles', count(r.simulatedCycles)],
     ['simulated time', seconds(r.simulatedSeconds)],
@@ -216,6 +217,12 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     const top = r.exitsByRip.slice(0, 5).map((e) => [e.rip, e.reason, count(e.count)]);
     for (const l of table([['RIP', 'reason', 'exits'], ...top])) out.line(`  ${l}`);
   }
+}
+
+/** Instructions the VMM retired for the guest after exits (not classified by the CPU), if any. */
+function emulated(r: RunReport): number[] {
+  const n = r.instructions - sum(r.instructionsByClass);
+  return n > 0 ? [n] : [];
 }
 
 /** The share of conditional branches the predictor model mispredicted, as a suffix. */
