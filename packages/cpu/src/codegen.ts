@@ -342,7 +342,8 @@ export function memorySource(
 
 /**
  * Inline source for a Jcc or JMP rel ending a block at `rip`: sets RIP to the target (or the
- * next instruction) and, for Jcc, records the outcome in the CPU's branch predictor. Undefined when the target is not canonical (the handler raises #GP then).
+ * next instruction) and, for Jcc, records the outcome in the CPU's branch predictor. Undefined
+ * when the target is not canonical (the handler raises #GP then).
  */
 export function branchSource(ins: Instr, rip: number): string | undefined {
   if (ins.exec !== cond.jcc && ins.exec !== control.jmpRel) return undefined;

@@ -28,11 +28,6 @@ import {
 } from './support/retired-oracle.js';
 import { NONE } from './support/vmx.js';
 
-const CLASS = Object.fromEntries(RETIRED_CLASSES.map((c, k) => [c, k])) as Record<
-  (typeof RETIRED_CLASSES)[number],
-  number
->;
-
 describe('classification against iced-x86', () => {
   it('classifies every instruction vmkit decodes as iced-x86 does, on random bytes', () => {
     const rand = mulberry32(0xc1a55);
