@@ -18,6 +18,9 @@ const RUN_KEYS = [
   'status',
   'result',
   'instructions',
+  'instructionsByClass',
+  'conditionalBranches',
+  'branchMispredictions',
   'simulatedCycles',
   'simulatedSeconds',
   'exits',
@@ -70,6 +73,21 @@ describe('vmkit run', () => {
     expect(text).toMatch(
       new RegExp(`ept-mappings\\s+${direct.pscHits['ept-mappings']!.toLocaleString('en-US')}\n`),
     );
+    // The class breakdown under the instruction count, as the Vm counted it, and the rest:
+    // the instructions the VMM emulated after exits.
+    const classes = Object.entries(direct.instructionsByClass).filter(([, n]) => n > 0);
+    for (const [cls, n] of classes)
+      expect(text).toMatch(new RegExp(`^  ${cls}\\s+${n.toLocaleString('en-US')}$`, 'm'));
+    const rest = direct.instructions - classes.reduce((a, [, n]) => a + n, 0);
+    expect(rest).toBeGreaterThan(0);
+    expect(text).toMatch(
+      new RegExp(`^  emulated by the VMM\\s+${rest.toLocaleString('en-US')}$`, 'm'),
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `conditional branches\\s+${direct.conditionalBranches.toLocaleString('en-US')} \\(${direct.branchMispredictions.toLocaleString('en-US')} mispredicted`,
+      ),
+    );
     for (const label of [
       'simulated cycles',
       'VM exits',
@@ -104,6 +122,12 @@ describe('vmkit run', () => {
     expect(r.pscHits['ept-mappings']).toBeGreaterThan(0);
     for (const e of r.exitsByRip) expect(e.rip).toMatch(/^0x[0-9a-f]+$/);
     expect(r.perVcpu.reduce((a, v) => a + v.instructions, 0)).toBe(r.instructions);
+    // The classes count what the CPU retired: at most all instructions, and branches among them.
+    const byClass = Object.values(r.instructionsByClass).reduce((a, b) => a + b, 0);
+    expect(byClass).toBeGreaterThan(0);
+    expect(byClass).toBeLessThanOrEqual(r.instructions);
+    expect(r.instructionsByClass.branch).toBeGreaterThanOrEqual(r.conditionalBranches);
+    expect(r.branchMispredictions).toBeLessThanOrEqual(r.conditionalBranches);
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);
   });
 

@@ -34,6 +34,7 @@ import * as str from './exec/string.js';
 import * as syscall from './exec/syscall.js';
 import * as system from './exec/system.js';
 import { CpuFault } from './fault.js';
+import { CLASS_OTHER, instructionClass } from './instruction-class.js';
 import type { CpuMemory, Privilege } from './memory.js';
 
 /** A compiled block: runs up to `length` instructions starting at `start`. */
@@ -49,10 +50,55 @@ export interface Block {
   readonly instructions: readonly Instr[];
   /** Executes the block on a CPU whose RIP is `start` and whose budget is at least 1. */
   readonly run: (cpu: Cpu) => void;
+  /**
+   * The class of each instruction, an index into `RETIRED_CLASSES` (instruction-class.ts),
+   * fixed when the block is built so that counting retired instructions by class costs the
+   * run loop a few additions per block, not work per instruction.
+   */
+  readonly classes: readonly number[];
+  /**
+   * The classes of the block's instructions that are not `other`, one entry per instruction
+   * (usually just the final branch): with {@link Block.others}, what one whole run retires.
+   */
+  readonly tally: readonly number[];
+  /** How many of the block's instructions are of class `other`. */
+  readonly others: number;
+  /**
+   * Whether the block ends with a branch to its own start that its fast body repeats in one
+   * call (so one call can retire several passes).
+   */
+  readonly loops: boolean;
   /** The block that ran after this one last time (a one-entry successor cache). */
   next: Block | undefined;
   /** The code-cache epoch when `next` was recorded; any invalidation makes it stale. */
   nextEpoch: number;
+}
+
+/**
+ * Adds the classes of what one call of `block.run` retired to `counts` (indexed as
+ * `RETIRED_CLASSES`): `retired` is how much the call took from the budget, exact however the
+ * call ended (whole block, budget, fault, VM exit, stop). A looping block retires whole passes
+ * and then a prefix of one; a REP string instruction, which always ends its block, retires one
+ * budget unit per iteration, counted in its class.
+ *
+ * @param block - the block that ran
+ * @param retired - instructions it retired (budget units)
+ * @param counts - the per-class counters to add to
+ */
+export function countRetired(block: Block, retired: number, counts: Float64Array): void {
+  const classes = block.classes;
+  const n = classes.length;
+  let left = retired;
+  if (block.loops && left >= n) {
+    const passes = Math.floor(left / n);
+    counts[CLASS_OTHER] = counts[CLASS_OTHER]! + passes * block.others;
+    for (const k of block.tally) counts[k] = counts[k]! + passes;
+    left -= passes * n;
+  }
+  const prefix = left < n ? left : n;
+  for (let i = 0; i < prefix; i++) counts[classes[i]!] = counts[classes[i]!]! + 1;
+  // REP iterations after the first (only a string instruction, the last, repeats).
+  if (left > n) counts[classes[n - 1]!] = counts[classes[n - 1]!]! + (left - n);
 }
 
 /** Most instructions per block; longer straight-line code continues in the next block. */
@@ -137,7 +183,21 @@ function instantiate(
     ...instructions.map((ins) => ins.exec),
     ...instructions,
   );
-  return { start, cpl, instructions, run, next: undefined, nextEpoch: -1 };
+  const classes = instructions.map(instructionClass);
+  const tally = classes.filter((k) => k !== CLASS_OTHER);
+  const loops = branchesToItself(start, instructions);
+  return {
+    start,
+    cpl,
+    instructions,
+    run,
+    classes,
+    tally,
+    others: classes.length - tally.length,
+    loops,
+    next: undefined,
+    nextEpoch: -1,
+  };
 }
 
 // Whether the block ends with an inline branch (Jcc or JMP rel) back to its own start.

@@ -342,7 +342,8 @@ export function memorySource(
 
 /**
  * Inline source for a Jcc or JMP rel ending a block at `rip`: sets RIP to the target (or the
- * next instruction). Undefined when the target is not canonical (the handler raises #GP then).
+ * next instruction) and, for Jcc, records the outcome in the CPU's branch predictor. Undefined
+ * when the target is not canonical (the handler raises #GP then).
  */
 export function branchSource(ins: Instr, rip: number): string | undefined {
   if (ins.exec !== cond.jcc && ins.exec !== control.jmpRel) return undefined;
@@ -350,5 +351,6 @@ export function branchSource(ins: Instr, rip: number): string | undefined {
   const target = next + ins.imm;
   if (target >= LIMIT || target < -LIMIT) return undefined;
   if (ins.exec === control.jmpRel) return `c.ripValue = ${target};`;
-  return `{ const f = c.flags; c.ripValue = ${conditionSource(ins.sub)} ? ${target} : ${next}; }`;
+  // The outcome also trains the branch-predictor model (it changes no architectural state).
+  return `{ const f = c.flags; const t = ${conditionSource(ins.sub)}; c.ripValue = t ? ${target} : ${next}; c.predictor.update(${rip}, t); }`;
 }

@@ -6,12 +6,14 @@ import {
   type VmExitInformation,
 } from '@vmkit/vmx';
 import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
-import { type Block, buildCachedBlock, type FactoryCache } from './block.js';
+import { type Block, buildCachedBlock, countRetired, type FactoryCache } from './block.js';
+import { BranchPredictor } from './branch-predictor.js';
 import { CodeCache } from './code-cache.js';
 import { CpuError } from './errors.js';
 import { completeIn, completeStringIn, type PendingIns } from './exec/io.js';
 import { canonical } from './exec/operands.js';
 import { CpuFault } from './fault.js';
+import { RETIRED_CLASSES, type RetiredClass } from './instruction-class.js';
 import type { CpuMemory, Privilege } from './memory.js';
 import { deliver, type EventSource } from './system/deliver.js';
 import { nestedAction } from './system/double-fault.js';
@@ -174,6 +176,11 @@ export interface CpuOptions {
   readonly tsc?: (instructions: number) => bigint;
   /** MAXPHYADDR, for reserved-bit checks of CR3 and IA32_APIC_BASE; default 36. */
   readonly maxPhyAddr?: number;
+  /**
+   * Counters of the branch-predictor model ({@link BranchPredictor}): a power of two in
+   * 1..2^20; default 4096.
+   */
+  readonly branchPredictorEntries?: number;
 }
 
 /**
@@ -275,6 +282,17 @@ export class Cpu {
   readonly memory: CpuMemory;
   /** Instructions retired since construction (each REP iteration counts as one). */
   instructions = 0;
+  /**
+   * Instructions retired since construction by class, indexed as {@link RETIRED_CLASSES}
+   * (interpreter state; prefer {@link Cpu.retiredByClass}). Counted like `instructions` and
+   * updated with it at the end of every block, so between runs they sum to `instructions`.
+   */
+  readonly classCounts = new Float64Array(RETIRED_CLASSES.length);
+  /**
+   * The branch-predictor model: conditional branches retired and mispredicted since
+   * construction ({@link BranchPredictor}).
+   */
+  readonly predictor: BranchPredictor;
 
   /** Interpreter scratch: high half of the last 64-bit operand read. */
   xhi = 0;
@@ -408,6 +426,28 @@ export class Cpu {
       throw new CpuError('INVALID_VALUE', `maxPhyAddr must be in [32, 52], got ${maxPhyAddr}`);
     }
     this.maxPhyAddr = maxPhyAddr;
+    this.predictor = new BranchPredictor(options.branchPredictorEntries);
+  }
+
+  /**
+   * Instructions retired since construction, by class ({@link RETIRED_CLASSES} documents
+   * which mnemonics each class holds). Like {@link Cpu.instructions}, counted since
+   * construction and never reset: the classes always sum to `instructions` between runs, and
+   * an interval is the difference of two readings. Exact at every stop, whatever stopped the
+   * CPU (budget, fault, VM exit) and however a run is split into budgets.
+   *
+   * @example
+   * ```ts
+   * cpu.run(1000);
+   * const { branch, divide } = cpu.retiredByClass;
+   * ```
+   */
+  get retiredByClass(): Record<RetiredClass, number> {
+    const out = {} as Record<RetiredClass, number>;
+    RETIRED_CLASSES.forEach((name, k) => {
+      out[name] = this.classCounts[k]!;
+    });
+    return out;
   }
 
   /** IA32_KERNEL_GS_BASE, a canonical address. */
@@ -840,6 +880,10 @@ export class Cpu {
     this.remaining = budget;
     this.runBudget = budget;
     const start = budget;
+    // The block being run and the budget before it: what it retired is counted by class even
+    // when it ends in a fault or a VM exit.
+    let running: Block | undefined;
+    let runFrom = 0;
     try {
       let previous: Block | undefined;
       while (this.remaining > 0) {
@@ -879,7 +923,18 @@ export class Cpu {
               previous.nextEpoch = this.code.epoch;
             }
           }
+          running = block;
+          runFrom = this.remaining;
           block.run(this);
+          running = undefined;
+          const retired = runFrom - this.remaining;
+          if (retired === block.classes.length) {
+            // The common case, the whole block once: a few additions.
+            const counts = this.classCounts;
+            const tally = block.tally;
+            counts[0] = counts[0]! + block.others;
+            for (let k = 0; k < tally.length; k++) counts[tally[k]!] = counts[tally[k]!]! + 1;
+          } else countRetired(block, retired, this.classCounts);
           previous = block;
           if (this.pendingStop !== undefined) {
             const stop = this.pendingStop;
@@ -887,6 +942,10 @@ export class Cpu {
             return stop;
           }
         } catch (e) {
+          if (running !== undefined) {
+            countRetired(running, runFrom - this.remaining, this.classCounts);
+            running = undefined;
+          }
           // An INT n or INT3 whose delivery failed: the exit reports it (SDM Vol. 3C §28.2.3)
           // with its length (§28.2.4).
           const event = this.softwareEvent;
@@ -1097,14 +1156,17 @@ export class Cpu {
     // One instruction as if it were a run of its own, keeping `retired` exact.
     this.runBudget = budget - left + 1;
     this.remaining = 1;
+    let block: Block | undefined;
     try {
-      this.fetchBlock().run(this);
+      block = this.fetchBlock();
+      block.run(this);
     } catch (e) {
       // An instruction that exits has not executed: the STI/MOV SS blocking it was under
       // still holds when the VMM resumes it (SDM Vol. 3C §28.3.1.5, interruptibility state).
       if (e instanceof VmExit) this.interruptShadow = shadow;
       throw e;
     } finally {
+      if (block !== undefined) countRetired(block, 1 - this.remaining, this.classCounts);
       this.remaining = left - (1 - this.remaining);
       this.runBudget = budget;
     }

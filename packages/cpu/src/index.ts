@@ -1,4 +1,9 @@
 export { type Block, buildBlock, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './block.js';
+export {
+  BranchPredictor,
+  DEFAULT_PREDICTOR_ENTRIES,
+  MAX_PREDICTOR_ENTRIES,
+} from './branch-predictor.js';
 export { CodeCache, type CodePage } from './code-cache.js';
 export {
   Cpu,
@@ -17,6 +22,7 @@ export { CpuError, type CpuErrorCode } from './errors.js';
 export { defaultCpuid } from './exec/cpuid.js';
 export type { PendingIns } from './exec/io.js';
 export { CpuFault } from './fault.js';
+export { instructionClass, RETIRED_CLASSES, type RetiredClass } from './instruction-class.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';
 export { MmuMemory, type MmuMemoryOptions } from './mmu-memory.js';
 export type { SecondStageExitRecord, TranslationResult, Translator } from './translator.js';

@@ -13,13 +13,18 @@ describe.skipIf('skip' in workload)('gcc-compiled workload', () => {
     if ('skip' in workload) return;
     const expected = hostChecksum(workload, 3);
     const counts: number[] = [];
+    const stats: unknown[] = [];
     for (let run = 0; run < 2; run++) {
       const cpu = loadWorkload(workload, 3);
       expect(runToStop(cpu, 50_000_000)).toEqual({ kind: 'hlt' });
       expect(cpu.getReg('rax')).toBe(expected);
       counts.push(cpu.instructions);
+      // The class counts and the predictor's figures are as reproducible as the count.
+      stats.push({ ...cpu.retiredByClass, mispredictions: cpu.predictor.mispredictions });
+      expect(cpu.classCounts.reduce((a, b) => a + b, 0)).toBe(cpu.instructions);
     }
     expect(counts[0]).toBe(counts[1]);
+    expect(stats[0]).toEqual(stats[1]);
     expect(counts[0]).toBeGreaterThan(100_000);
   });
 
@@ -32,6 +37,9 @@ describe.skipIf('skip' in workload)('gcc-compiled workload', () => {
     while (stop.kind === 'budget') stop = stepped.run(1);
     expect(stop).toEqual({ kind: 'hlt' });
     expect(stepped.instructions).toBe(whole.instructions);
+    expect(stepped.retiredByClass).toEqual(whole.retiredByClass);
+    expect(stepped.predictor.mispredictions).toBe(whole.predictor.mispredictions);
+    expect(whole.retiredByClass.divide).toBeGreaterThan(0);
     for (const r of [
       'rax',
       'rbx',

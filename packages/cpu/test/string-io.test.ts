@@ -58,8 +58,9 @@ describe('INS/OUTS in root mode', () => {
     expect(log).toEqual(['out1@3f8=22', 'out1@3f8=33']);
     expect(stop.kind).toBe('hlt');
     expect(cpu.getReg('rcx')).toBe(0n);
-    // Three elements count as three instructions, then HLT.
+    // Three elements count as three instructions, then HLT, and the retired classes agree.
     expect(cpu.instructions).toBe(4);
+    expect(Object.values(cpu.retiredByClass).reduce((a, b) => a + b)).toBe(4);
   });
 
   it('outsw with DF = 1 walks down; outsd without REP is one element', () => {
@@ -91,6 +92,7 @@ describe('INS/OUTS in root mode', () => {
     // A 32-bit result zero-extends (SDM Vol. 1 §3.4.1.1)...
     expect(cpu.getReg('rdi')).toBe(BigInt(BUF + 8));
     expect(cpu.getReg('rcx')).toBe(0n);
+    expect(Object.values(cpu.retiredByClass).reduce((a, b) => a + b)).toBe(cpu.instructions);
 
     // ...and with ECX = 0 no element runs and no register is written (upper halves kept).
     const z = machine([0x67, 0xf3, 0x6c, 0xf4]);

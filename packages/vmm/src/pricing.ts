@@ -1,12 +1,13 @@
 // Simulated time of one vCPU's work, priced from the cost profile only: every figure comes from
 // @vmkit/sim's CostModel, none from this package.
-import { type CostModel, MEMORY_LEVELS, type ShadowKind } from '@vmkit/sim';
+import type { Cpu, RetiredClass } from '@vmkit/cpu';
+import { type CostModel, type InstructionClass, MEMORY_LEVELS, type ShadowKind } from '@vmkit/sim';
 import { exitKindOf } from './exit-log.js';
 import type { Vcpu } from './vcpu.js';
 
 /**
- * The simulated cycles of a vCPU's work so far: its instructions (priced as the profile's
- * simple integer class: the interpreter does not classify the instructions it retires), the
+ * The simulated cycles of a vCPU's work so far: the instructions its CPU retired, by class
+ * ({@link instructionCycles}), the
  * memory references of its page walks (those that miss the TLB and the paging-structure caches,
  * each priced at `memory.latency` of the cache level, or DRAM, that served it in the vCPU's
  * walk-cache model), and, when virtualized, each VM exit (round trip plus the handler of
@@ -22,8 +23,7 @@ import type { Vcpu } from './vcpu.js';
  */
 export function priceVcpu(model: CostModel, vcpu: Vcpu, walkReferences: ArrayLike<number>): number {
   const profile = model.profile;
-  let cycles =
-    model.instructions('alu', vcpu.cpu.instructions) + walkReferenceCycles(model, walkReferences);
+  let cycles = instructionCycles(model, vcpu.cpu) + walkReferenceCycles(model, walkReferences);
   if (!vcpu.virtualized) return cycles;
   for (const [reason, n] of vcpu.exits.byReason) {
     const kind = exitKindOf(reason);
@@ -60,3 +60,33 @@ export const SHADOW_WORK: readonly (ShadowKind | undefined)[] = [
   'pte-write',
   undefined,
 ];
+
+/**
+ * The profile's instruction class each class the CPU counts is priced as: string iterations
+ * and everything else as `alu` (the profile has no string class), the others as their own.
+ */
+export const INSTRUCTION_PRICE: Readonly<Record<RetiredClass, InstructionClass>> = {
+  other: 'alu',
+  multiply: 'mul',
+  divide: 'div',
+  branch: 'branch',
+  string: 'alu',
+  pause: 'pause',
+};
+
+/**
+ * The simulated cycles of the instructions a CPU retired: each class at its profile figure
+ * ({@link INSTRUCTION_PRICE}), plus `branch-mispredict` for every misprediction of the CPU's
+ * branch-predictor model, on top of the branch itself.
+ *
+ * @param model - the cost model
+ * @param cpu - the vCPU's CPU
+ * @returns cycles
+ */
+export function instructionCycles(model: CostModel, cpu: Cpu): number {
+  let cycles = model.instructions('branch-mispredict', cpu.predictor.mispredictions);
+  for (const [cls, n] of Object.entries(cpu.retiredByClass) as [RetiredClass, number][]) {
+    cycles += model.instructions(INSTRUCTION_PRICE[cls], n);
+  }
+  return cycles;
+}

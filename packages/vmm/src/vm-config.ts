@@ -1,5 +1,7 @@
 // The Vm's configuration and results: the types callers see, and the checks of the
 // configuration (every field validated before anything is built).
+
+import type { RetiredClass } from '@vmkit/cpu';
 import { bootProtocol } from '@vmkit/guest';
 import type { CostProfile, LockStats, MemoryLevel } from '@vmkit/sim';
 import { VmmError } from './errors.js';
@@ -69,6 +71,16 @@ export interface VcpuRunResult {
   readonly id: number;
   /** Instructions the vCPU retired. */
   readonly instructions: number;
+  /**
+   * Instructions the vCPU's CPU retired, by class (`RETIRED_CLASSES` of `@vmkit/cpu`). Those
+   * the VMM emulated after an exit are not among them (they are priced as exits), so the
+   * classes sum to `instructions` minus the emulated ones.
+   */
+  readonly instructionsByClass: Readonly<Record<RetiredClass, number>>;
+  /** Conditional branches the CPU retired (Jcc, LOOP/LOOPcc, JRCXZ). */
+  readonly conditionalBranches: number;
+  /** Of those, the ones the CPU's branch-predictor model mispredicted. */
+  readonly branchMispredictions: number;
   /** VM exits of the vCPU (0 under `native`). */
   readonly exits: number;
   /** Simulated cycles the vCPU's work cost. */
@@ -87,6 +99,12 @@ export interface VmRunResult {
   readonly console: string;
   /** Instructions retired since boot, all vCPUs. */
   readonly instructions: number;
+  /** Instructions the CPUs retired since boot by class, all vCPUs (see {@link VcpuRunResult}). */
+  readonly instructionsByClass: Readonly<Record<RetiredClass, number>>;
+  /** Conditional branches retired since boot, all vCPUs. */
+  readonly conditionalBranches: number;
+  /** Of those, the ones the branch-predictor model mispredicted. */
+  readonly branchMispredictions: number;
   /** VMM services since boot, by kind, all vCPUs. */
   readonly exits: Readonly<ExitCounters>;
   /** External interrupts handed to the vCPUs since boot (timer expiries and IPIs). */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CpuFault, type StopReason } from '@vmkit/cpu';
+import { CpuFault, RETIRED_CLASSES, type RetiredClass, type StopReason } from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestMemoryError, GuestPhysicalMemory, type MmioHandler } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
@@ -368,6 +368,9 @@ export class Vm {
       perVcpu.push({
         id: v.id,
         instructions: v.instructions,
+        instructionsByClass: v.cpu.retiredByClass,
+        conditionalBranches: v.cpu.predictor.branches,
+        branchMispredictions: v.cpu.predictor.mispredictions,
         exits: v.exits.total,
         simulatedCycles: priceVcpu(this.costs, v, served),
       });
@@ -386,6 +389,9 @@ export class Vm {
       ...(this.error !== undefined ? { error: this.error } : {}),
       console: this.output,
       instructions: this.instructions,
+      instructionsByClass: sumClasses(perVcpu),
+      conditionalBranches: perVcpu.reduce((n, p) => n + p.conditionalBranches, 0),
+      branchMispredictions: perVcpu.reduce((n, p) => n + p.branchMispredictions, 0),
       exits: { ...this.exitCounts },
       interrupts,
       mmu: this.strategy.kind,
@@ -501,4 +507,14 @@ export class Vm {
     vcpu.state = (vcpu.cpu.flags & IF) === 0 ? 'stopped' : 'halted';
     return undefined;
   }
+}
+
+// The per-class instruction counts of all vCPUs together.
+function sumClasses(perVcpu: readonly VcpuRunResult[]): Record<RetiredClass, number> {
+  const out = Object.fromEntries(RETIRED_CLASSES.map((c) => [c, 0])) as Record<
+    RetiredClass,
+    number
+  >;
+  for (const p of perVcpu) for (const c of RETIRED_CLASSES) out[c] += p.instructionsByClass[c];
+  return out;
 }

@@ -41,6 +41,15 @@ export interface RunReport {
   readonly result: Readonly<Record<string, string>> | null;
   /** Instructions retired by all vCPUs. */
   readonly instructions: number;
+  /**
+   * Instructions the CPUs retired by class (`other`, `multiply`, `divide`, `branch`, `string`
+   * iterations, `pause`); those the VMM emulated after exits are not in them.
+   */
+  readonly instructionsByClass: Readonly<Record<string, number>>;
+  /** Conditional branches the CPUs retired. */
+  readonly conditionalBranches: number;
+  /** Of those, the ones the CPU's branch-predictor model mispredicted. */
+  readonly branchMispredictions: number;
   /** Simulated time of the run, in cycles of the cost profile. */
   readonly simulatedCycles: number;
   /** The same in seconds at the profile's clock rate. */
@@ -61,10 +70,13 @@ export interface RunReport {
   readonly pscHits: Readonly<Record<string, number>>;
   /** TLB lookups that hit and missed. */
   readonly tlb: { readonly hits: number; readonly misses: number };
-  /** Per-vCPU instructions, exits and simulated cycles. */
+  /** Per-vCPU instructions (also by class), branches, exits and simulated cycles. */
   readonly perVcpu: readonly {
     id: number;
     instructions: number;
+    instructionsByClass: Readonly<Record<string, number>>;
+    conditionalBranches: number;
+    branchMispredictions: number;
     exits: number;
     simulatedCycles: number;
   }[];
@@ -129,6 +141,9 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     status: r.status ?? null,
     result: result?.fields ?? null,
     instructions: r.instructions,
+    instructionsByClass: { ...r.instructionsByClass },
+    conditionalBranches: r.conditionalBranches,
+    branchMispredictions: r.branchMispredictions,
     simulatedCycles: r.simulatedCycles,
     simulatedSeconds: r.simulatedSeconds,
     exits: Object.values(r.exitsByReason).reduce((a, b) => a + b, 0),
@@ -143,7 +158,7 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     walkReferencesByLevel: { ...r.walkReferencesByLevel },
     pscHits: { ...r.pscHits },
     tlb: { hits: r.tlb.hits, misses: r.tlb.misses },
-    perVcpu: r.perVcpu.map((v) => ({ ...v })),
+    perVcpu: r.perVcpu.map((v) => ({ ...v, instructionsByClass: { ...v.instructionsByClass } })),
     wallSeconds,
     mips: wallSeconds > 0 ? r.instructions / wallSeconds / 1e6 : 0,
     console: r.console,
@@ -175,6 +190,9 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     ],
     ['end', ended],
     ['instructions', count(r.instructions)],
+    ...sorted(r.instructionsByClass).map(([k, v]) => [`  ${k}`, count(v)]),
+    ...emulated(r).map((n) => ['  emulated by the VMM', count(n)]),
+    ['conditional branches', `${count(r.conditionalBranches)}${mispredicted(r)}`],
     ['simulated cycles', count(r.simulatedCycles)],
     ['simulated time', seconds(r.simulatedSeconds)],
     ['VM exits', count(r.exits)],
@@ -208,6 +226,19 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     const top = r.exitsByRip.slice(0, 5).map((e) => [e.rip, e.reason, count(e.count)]);
     for (const l of table([['RIP', 'reason', 'exits'], ...top])) out.line(`  ${l}`);
   }
+}
+
+/** Instructions the VMM retired for the guest after exits (not classified by the CPU), if any. */
+function emulated(r: RunReport): number[] {
+  const n = r.instructions - sum(r.instructionsByClass);
+  return n > 0 ? [n] : [];
+}
+
+/** The share of conditional branches the predictor model mispredicted, as a suffix. */
+function mispredicted(r: RunReport): string {
+  if (r.conditionalBranches === 0) return '';
+  const pct = ((100 * r.branchMispredictions) / r.conditionalBranches).toFixed(1);
+  return ` (${count(r.branchMispredictions)} mispredicted, ${pct}%)`;
 }
 
 /** Entries of a counter record, largest first (ties by name, so output is stable). */

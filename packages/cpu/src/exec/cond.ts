@@ -8,7 +8,10 @@ import { readRm, rmAddress, writeReg, writeRm } from './operands.js';
 
 /** Jcc rel8/rel32 (70h-7Fh, 0F 80h-8Fh). */
 export function jcc(cpu: Cpu, ins: Instr): void {
-  if (condition(cpu.flags, ins.sub)) cpu.nextRip = relativeTarget(cpu, ins);
+  const taken = condition(cpu.flags, ins.sub);
+  if (taken) cpu.nextRip = relativeTarget(cpu, ins);
+  // A retired outcome trains the predictor model (a #GP above means it did not retire).
+  cpu.predictor.update(cpu.ripValue, taken);
 }
 
 /** SETcc r/m8 (0F 90h-9Fh). */

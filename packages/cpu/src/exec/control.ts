@@ -1,5 +1,6 @@
 // Near control transfer in 64-bit mode: CALL, RET, JMP (rel and indirect), LOOP/LOOPcc,
-// JRCXZ (SDM Vol. 2 pages of each). A non-canonical target raises #GP(0) on the branch.
+// JRCXZ (SDM Vol. 2 pages of each). A non-canonical target raises #GP(0) on the branch. The
+// conditional ones (LOOPcc, JRCXZ) report their retired outcome to the predictor model.
 import { RFLAGS } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import type { Instr } from '../decoder/instr.js';
@@ -79,9 +80,12 @@ export function loop(cpu: Cpu, ins: Instr): void {
   cpu.lo[1] = lo;
   cpu.hi[1] = hi;
   if (take) cpu.nextRip = t;
+  cpu.predictor.update(cpu.ripValue, take);
 }
 
 /** JRCXZ rel8 (E3h): branch if RCX = 0. */
 export function jrcxz(cpu: Cpu, ins: Instr): void {
-  if ((cpu.lo[1]! | cpu.hi[1]!) === 0) cpu.nextRip = relativeTarget(cpu, ins);
+  const take = (cpu.lo[1]! | cpu.hi[1]!) === 0;
+  if (take) cpu.nextRip = relativeTarget(cpu, ins);
+  cpu.predictor.update(cpu.ripValue, take);
 }
