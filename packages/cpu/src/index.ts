@@ -1,5 +1,10 @@
 export { type Block, buildBlock, compileBlock, MAX_BLOCK_INSTRUCTIONS } from './block.js';
-export { CodeCache, type CodePage } from './code-cache.js';
+export {
+  CodeCache,
+  type CodeCacheStats,
+  type CodePage,
+  type CodeWatch,
+} from './code-cache.js';
 export {
   Cpu,
   type CpuidFunction,

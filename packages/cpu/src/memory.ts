@@ -1,5 +1,6 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import { PFEC, Vector } from '@vmkit/x86';
+import type { CodeWatch } from './code-cache.js';
 import { CpuFault } from './fault.js';
 
 /**
@@ -39,6 +40,26 @@ export interface CpuMemory {
   /** Fetches one instruction byte (an instruction-fetch access for paging). */
   fetch8(linear: number, cpl: Privilege): number;
   /**
+   * The physical address `fetch8(linear, cpl)` would read, with every check such a fetch makes
+   * (present, NX, SMEP, U/S at CPL 3, a second stage's execute right): it throws what the fetch
+   * would throw. The CPU looks its cached blocks up by this address at every block entry that
+   * the successor chain does not cover.
+   */
+  fetchPhysical(linear: number, cpl: Privilege): number;
+  /**
+   * A number that changes whenever a translation this memory may have cached could have changed
+   * (paging registers, invalidations, a flush by the host), and that no other memory ever uses
+   * for another set of translations. The CPU follows a block's recorded successor without a
+   * fetch translation only while it is unchanged. Constant for an identity map.
+   */
+  readonly translationEpoch: number;
+  /**
+   * Registers a code cache to report stores to: from then on every write (data, implicit system
+   * writes) calls `watch.noteStore` with the physical address written. The CPU calls it with its
+   * code cache when it is constructed; CPUs that share this memory object each register theirs.
+   */
+  watchCode(watch: CodeWatch): void;
+  /**
    * Optional: an implicit supervisor-mode read (GDT, IDT and TSS accesses, SDM Vol. 3A §4.6),
    * which paging checks as supervisor whatever the CPL, with SMAP always applied. Without
    * it the CPU uses `read32(linear, 0)`.
@@ -74,10 +95,31 @@ export interface CpuMemory {
  */
 export class FlatMemory implements CpuMemory {
   private readonly mem: GuestMemory;
+  private readonly watchers: CodeWatch[] = [];
+  /** Always 0: the identity map never changes (see `CpuMemory.translationEpoch`). */
+  readonly translationEpoch = 0;
 
   /** @param memory - the guest-physical memory to map one to one */
   constructor(memory: GuestMemory) {
     this.mem = memory;
+  }
+
+  /** {@inheritDoc CpuMemory.watchCode} */
+  watchCode(watch: CodeWatch): void {
+    if (!this.watchers.includes(watch)) this.watchers.push(watch);
+  }
+
+  // Reports a store to the code caches (linear = physical here). Before the bytes change, so a
+  // faulting store at worst drops blocks it did not need to.
+  private note(linear: number, size: number): void {
+    const w = this.watchers;
+    for (let k = 0; k < w.length; k++) w[k]!.noteStore(linear, size);
+  }
+
+  /** {@inheritDoc CpuMemory.fetchPhysical} */
+  fetchPhysical(linear: number, cpl: Privilege): number {
+    if (linear < 0 || !this.mem.contains(linear, 1)) throw this.fault(linear, cpl, PFEC.ID);
+    return linear;
   }
 
   private fault(linear: number, cpl: Privilege, flags: number): CpuFault {
@@ -133,6 +175,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
+    this.note(linear, 1);
     try {
       this.mem.write8(linear, value);
     } catch (e) {
@@ -141,6 +184,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write16} */
   write16(linear: number, value: number, cpl: Privilege): void {
+    this.note(linear, 2);
     try {
       this.mem.write16(linear, value);
     } catch (e) {
@@ -149,6 +193,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {
+    this.note(linear, 4);
     try {
       this.mem.write32(linear, value);
     } catch (e) {
@@ -157,6 +202,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write64} */
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
+    this.note(linear, 8);
     if (linear >= 0 && this.mem.contains(linear, 8)) {
       this.mem.write32(linear, lo);
       this.mem.write32(linear + 4, hi);
