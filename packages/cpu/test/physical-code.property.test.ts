@@ -18,7 +18,7 @@ const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 
 
 /** Instruction templates; `store` ones take an offset into the code and a byte. */
 type Piece =
-  | { kind: 'plain'; bytes: number[] }
+  | { kind: 'plain'; bytes: readonly number[] }
   | { kind: 'store8'; at: number; value: number }
   | { kind: 'store32'; at: number };
 

@@ -5,9 +5,10 @@
 // cached block never runs where a fresh fetch would fault (NX, SMEP, U/S). Each scenario is
 // also run in the reference mode (decodeCacheSize 0: every instruction fetched afresh), an
 // oracle that keeps nothing to go stale.
-import { CR4, PFEC, Vector } from '@vmkit/x86';
+import { EPT, EptBuilder, NestedMmu } from '@vmkit/ept';
+import { CR0, CR4, EFER, PFEC, Vector } from '@vmkit/x86';
 import { describe, expect, it } from 'vitest';
-import { Cpu, type CpuOptions, FlatMemory, type StopReason } from '../src/index.js';
+import { Cpu, type CpuOptions, FlatMemory, MmuMemory, type StopReason } from '../src/index.js';
 import { pteLow, Spaces, sharedCache } from './support/spaces.js';
 
 const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
@@ -382,5 +383,51 @@ describe('host writes', () => {
     cpu.rip = BigInt(CODE);
     expect(cpu.run(10)).toEqual({ kind: 'hlt' });
     expect(cpu.getReg('rax')).toBe(5n);
+  });
+});
+
+describe('EPT execute right', () => {
+  it('a block cached while its frame was executable exits (EPT violation, fetch) after the VMM removes X and runs INVEPT', () => {
+    // Guest: one 2-MiB identity page; EPT: guest-physical [0, 4 MiB) at host HOST + gpa.
+    const HOST = 0x40_0000;
+    const host = new Spaces(8 << 20).mem;
+    const b = new EptBuilder(host, { tableBase: 0x38_0000, tableLimit: 0x3f_0000 });
+    b.map(0, HOST, 0x20_0000);
+    host.write32(HOST + 0x1000, 0x2000 | 0x23);
+    host.write32(HOST + 0x2000, 0x3000 | 0x23);
+    host.write32(HOST + 0x3000, 0xe3);
+    const guest = {
+      cr0: (CR0.PE | CR0.PG | CR0.WP | CR0.ET | CR0.NE) >>> 0,
+      cr4: CR4.PAE,
+      efer: EFER.LME | EFER.LMA,
+      cr3: 0x1000n,
+    };
+    const mmu = new NestedMmu(host, { eptp: b.eptp(), vpid: 1, guest });
+    let cpu: Cpu | undefined;
+    const memory = new MmuMemory(mmu, host, { rflags: () => cpu!.flags });
+    cpu = new Cpu({ memory });
+    Object.assign(cpu, { cr0: guest.cr0, cr4: guest.cr4, efer: guest.efer, cr3: guest.cr3 });
+    cpu.syncPaging();
+    host.writeBytes(HOST + CODE, Uint8Array.from([...movEax(1), HLT]));
+    const enter = (): void => {
+      cpu!.rip = BigInt(CODE);
+      cpu!.vmEntry({ pinBased: 0, primary: 0, secondary: 0, exceptionBitmap: 0 });
+    };
+    enter();
+    expect(cpu.run(10)).toEqual({ kind: 'hlt' });
+    expect(cpu.code.stats.decodes).toBe(1);
+    // The VMM takes X away from the code's frame and invalidates (INVEPT, and the CPU's cache
+    // of translations in front of the MMU).
+    b.map(CODE, HOST + CODE, 0x1000, { rights: EPT.R | EPT.W });
+    mmu.invept(2);
+    memory.flush();
+    enter();
+    const stop = cpu.run(10);
+    expect(stop.kind).toBe('vm-exit');
+    if (stop.kind !== 'vm-exit') return;
+    expect(stop.info.exitReason).toBe(48);
+    expect(stop.info.guestPhysicalAddress).toBe(CODE);
+    // Qualification bit 2: the access was an instruction fetch (SDM Vol. 3C Table 28-7).
+    expect(Number(stop.info.exitQualification) & 0x4).toBe(0x4);
   });
 });
