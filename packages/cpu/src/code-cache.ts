@@ -247,6 +247,24 @@ export class CodeCache implements CodeWatch {
    */
   noteStore(physical: number, size: number): void {
     if (this.count === 0 || size <= 0) return;
+    const page = Math.floor(physical / PAGE);
+    const from = physical - page * PAGE;
+    // The common case first: a guest store inside one frame.
+    if (from + size <= PAGE) {
+      const entry = this.pages.get(page);
+      if (
+        entry !== undefined &&
+        hitsLines(entry, from, from + size - 1) &&
+        hitsBytes(this.codeBytes.get(page)!, from, from + size - 1)
+      )
+        this.invalidatePage(page);
+      return;
+    }
+    this.noteSpan(physical, size);
+  }
+
+  // A store reaching several frames (one crossing a page boundary, or a host write).
+  private noteSpan(physical: number, size: number): void {
     const last = physical + size - 1;
     const lastPage = Math.floor(last / PAGE);
     for (let page = Math.floor(physical / PAGE); page <= lastPage; page++) {

@@ -95,7 +95,9 @@ export interface CpuMemory {
  */
 export class FlatMemory implements CpuMemory {
   private readonly mem: GuestMemory;
-  private readonly watchers: CodeWatch[] = [];
+  // The first code cache registered, and any others (several CPUs with their own caches).
+  private watch: CodeWatch | undefined;
+  private readonly others: CodeWatch[] = [];
   /** Always 0: the identity map never changes (see `CpuMemory.translationEpoch`). */
   readonly translationEpoch = 0;
 
@@ -106,19 +108,26 @@ export class FlatMemory implements CpuMemory {
 
   /** {@inheritDoc CpuMemory.watchCode} */
   watchCode(watch: CodeWatch): void {
-    if (!this.watchers.includes(watch)) this.watchers.push(watch);
+    if (this.watch === undefined) this.watch = watch;
+    else if (this.watch !== watch && !this.others.includes(watch)) this.others.push(watch);
   }
 
   // Reports a store to the code caches (linear = physical here). Before the bytes change, so a
   // faulting store at worst drops blocks it did not need to.
   private note(linear: number, size: number): void {
-    const w = this.watchers;
-    for (let k = 0; k < w.length; k++) w[k]!.noteStore(linear, size);
+    this.watch?.noteStore(linear, size);
+    const o = this.others;
+    for (let k = 0; k < o.length; k++) o[k]!.noteStore(linear, size);
   }
 
-  /** {@inheritDoc CpuMemory.fetchPhysical} */
+  /**
+   * The identity: `linear` itself. Nothing can be cached at an address outside guest memory
+   * (decoding there faults), so only negative addresses, which the map never covers, are
+   * refused here; the fetch that decodes a block checks the rest. A host that removes a memory
+   * region holding cached code calls `Cpu.invalidateCode` for it.
+   */
   fetchPhysical(linear: number, cpl: Privilege): number {
-    if (linear < 0 || !this.mem.contains(linear, 1)) throw this.fault(linear, cpl, PFEC.ID);
+    if (linear < 0) throw this.fault(linear, cpl, PFEC.ID);
     return linear;
   }
 
