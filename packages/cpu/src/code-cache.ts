@@ -30,6 +30,32 @@ export interface CodeWatch {
   noteStore(physical: number, size: number): void;
 }
 
+// Several code caches behind one CodeWatch, for a memory that more than one CPU with its own
+// cache registered with.
+class CodeWatchers implements CodeWatch {
+  constructor(readonly list: CodeWatch[]) {}
+  noteStore(physical: number, size: number): void {
+    for (const w of this.list) w.noteStore(physical, size);
+  }
+}
+
+/**
+ * The watch a memory reports to after `watch` registers in addition to `current` (internal to
+ * the package: `FlatMemory` and `MmuMemory` keep one field, usually the one cache).
+ *
+ * @param current - what the memory reports to so far
+ * @param watch - the cache registering
+ * @returns the watch to report to from now on
+ */
+export function addWatch(current: CodeWatch | undefined, watch: CodeWatch): CodeWatch {
+  if (current === undefined || current === watch) return watch;
+  if (current instanceof CodeWatchers) {
+    if (!current.list.includes(watch)) current.list.push(watch);
+    return current;
+  }
+  return new CodeWatchers([current, watch]);
+}
+
 /** Cached blocks of one 4 KiB physical frame and the 64-byte lines their instructions occupy. */
 export interface CodePage {
   /**

@@ -1,6 +1,6 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import { PFEC, Vector } from '@vmkit/x86';
-import type { CodeWatch } from './code-cache.js';
+import { addWatch, type CodeWatch } from './code-cache.js';
 import { CpuFault } from './fault.js';
 
 /**
@@ -95,9 +95,8 @@ export interface CpuMemory {
  */
 export class FlatMemory implements CpuMemory {
   private readonly mem: GuestMemory;
-  // The first code cache registered, and any others (several CPUs with their own caches).
+  // The code cache(s) stores are reported to.
   private watch: CodeWatch | undefined;
-  private readonly others: CodeWatch[] = [];
   /** Always 0: the identity map never changes (see `CpuMemory.translationEpoch`). */
   readonly translationEpoch = 0;
 
@@ -108,16 +107,7 @@ export class FlatMemory implements CpuMemory {
 
   /** {@inheritDoc CpuMemory.watchCode} */
   watchCode(watch: CodeWatch): void {
-    if (this.watch === undefined) this.watch = watch;
-    else if (this.watch !== watch && !this.others.includes(watch)) this.others.push(watch);
-  }
-
-  // Reports a store to the code caches (linear = physical here). Before the bytes change, so a
-  // faulting store at worst drops blocks it did not need to.
-  private note(linear: number, size: number): void {
-    this.watch?.noteStore(linear, size);
-    const o = this.others;
-    for (let k = 0; k < o.length; k++) o[k]!.noteStore(linear, size);
+    this.watch = addWatch(this.watch, watch);
   }
 
   /**
@@ -184,7 +174,9 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
-    this.note(linear, 1);
+    // Reported before the bytes change (linear = physical here): a faulting store at worst
+    // drops blocks it did not need to.
+    this.watch?.noteStore(linear, 1);
     try {
       this.mem.write8(linear, value);
     } catch (e) {
@@ -193,7 +185,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write16} */
   write16(linear: number, value: number, cpl: Privilege): void {
-    this.note(linear, 2);
+    this.watch?.noteStore(linear, 2);
     try {
       this.mem.write16(linear, value);
     } catch (e) {
@@ -202,7 +194,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {
-    this.note(linear, 4);
+    this.watch?.noteStore(linear, 4);
     try {
       this.mem.write32(linear, value);
     } catch (e) {
@@ -211,7 +203,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write64} */
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
-    this.note(linear, 8);
+    this.watch?.noteStore(linear, 8);
     if (linear >= 0 && this.mem.contains(linear, 8)) {
       this.mem.write32(linear, lo);
       this.mem.write32(linear + 4, hi);

@@ -15,7 +15,7 @@ import {
 } from '@vmkit/paging';
 import { BasicExitReason } from '@vmkit/vmx';
 import { RFLAGS, Vector } from '@vmkit/x86';
-import type { CodeWatch } from './code-cache.js';
+import { addWatch, type CodeWatch } from './code-cache.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
 import type { SecondStageExitRecord, Translator } from './translator.js';
@@ -96,7 +96,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   // few data pages from walking the Mmu's TLB on every switch.
   private readonly microPage = new Float64Array(32 * MICRO).fill(Number.NaN);
   private readonly microFrame = new Float64Array(32 * MICRO);
-  private readonly watchers: CodeWatch[] = [];
+  private watch: CodeWatch | undefined;
   /**
    * Renewed by every {@link MmuMemory.flush}, from a counter all MmuMemory objects share (see
    * `CpuMemory.translationEpoch`).
@@ -126,7 +126,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
 
   /** {@inheritDoc CpuMemory.watchCode} */
   watchCode(watch: CodeWatch): void {
-    if (!this.watchers.includes(watch)) this.watchers.push(watch);
+    this.watch = addWatch(this.watch, watch);
   }
 
   /**
@@ -139,8 +139,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
    * @param size - bytes written
    */
   noteStore(physical: number, size: number): void {
-    const w = this.watchers;
-    for (let k = 0; k < w.length; k++) w[k]!.noteStore(physical, size);
+    this.watch?.noteStore(physical, size);
   }
 
   /** {@inheritDoc CpuMemory.fetchPhysical} */
@@ -305,7 +304,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 1, value, access);
       return;
     }
-    this.noteStore(p, 1);
+    this.watch?.noteStore(p, 1);
     try {
       this.mem.write8(p, value);
     } catch (e) {
@@ -320,7 +319,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 2, value, access);
       return;
     }
-    this.noteStore(p, 2);
+    this.watch?.noteStore(p, 2);
     try {
       this.mem.write16(p, value);
     } catch (e) {
@@ -335,7 +334,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 4, value, access);
       return;
     }
-    this.noteStore(p, 4);
+    this.watch?.noteStore(p, 4);
     try {
       this.mem.write32(p, value);
     } catch (e) {
@@ -347,7 +346,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
     const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
     const p = this.cached(linear, 8, access);
     if (p >= 0) {
-      this.noteStore(p, 8);
+      this.watch?.noteStore(p, 8);
       try {
         this.mem.write32(p, lo);
         this.mem.write32(p + 4, hi);
