@@ -72,6 +72,23 @@ export interface Block {
   next: Block | undefined;
   /** The code-cache epoch when `next` was recorded; any invalidation makes it stale. */
   nextEpoch: number;
+  /**
+   * The memory's `translationEpoch` when `next` was recorded: `next` is followed without a
+   * fetch translation only while the translations it was found through are unchanged.
+   */
+  nextTranslation: number;
+  /**
+   * Physical address of the first instruction byte: the code cache's key. The CPU sets it from
+   * the fetch translation of `start`; {@link compileBlock} assumes an identity map.
+   */
+  physical: number;
+  /**
+   * When the last instruction reaches into the next 4 KiB page: the physical address of that
+   * page, which the block needs the fetch translation to still give; -1 otherwise.
+   */
+  crossPhysical: number;
+  /** The next cached block with the same `physical` (another linear alias, or another CPL). */
+  alias: Block | undefined;
 }
 
 /**
@@ -186,6 +203,10 @@ function instantiate(
   const classes = instructions.map(instructionClass);
   const tally = classes.filter((k) => k !== CLASS_OTHER);
   const loops = branchesToItself(start, instructions);
+  let end = start;
+  for (const ins of instructions) end += ins.length;
+  // Identity physical addresses until the CPU sets the translated ones.
+  const crosses = start >= 0 && Math.floor((end - 1) / PAGE) !== Math.floor(start / PAGE);
   return {
     start,
     cpl,
@@ -197,6 +218,10 @@ function instantiate(
     loops,
     next: undefined,
     nextEpoch: -1,
+    nextTranslation: -1,
+    physical: start,
+    crossPhysical: crosses ? (Math.floor(start / PAGE) + 1) * PAGE : -1,
+    alias: undefined,
   };
 }
 
@@ -371,6 +396,7 @@ function decodeBlock(
   memory: CpuMemory,
   cpl: Privilege,
   start: number,
+  limit: number,
 ): { instructions: Instr[]; bytes: string } {
   const instructions: Instr[] = [];
   let text = '';
@@ -389,8 +415,7 @@ function decodeBlock(
     instructions.push(ins);
     text += String.fromCharCode(...bytes.slice(0, ins.length));
     rip += ins.length;
-    if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= MAX_BLOCK_INSTRUCTIONS)
-      break;
+    if (ENDS_BLOCK.has(ins.exec) || rip >= pageEnd || instructions.length >= limit) break;
   }
   return { instructions, bytes: text };
 }
@@ -408,17 +433,22 @@ function decodeBlock(
  * @returns the compiled block
  */
 export function buildBlock(memory: CpuMemory, cpl: Privilege, start: number): Block {
-  return compileBlock(start, decodeBlock(memory, cpl, start).instructions, cpl);
+  return compileBlock(
+    start,
+    decodeBlock(memory, cpl, start, MAX_BLOCK_INSTRUCTIONS).instructions,
+    cpl,
+  );
 }
 
 /** Most compiled factories a {@link FactoryCache} keeps before it starts afresh. */
 const FACTORY_LIMIT = 8192;
 
 /**
- * Compiled block factories by start address and instruction bytes. It outlives code-cache
- * flushes (a CR3 load empties the code cache, and a guest kernel switching between processes
- * runs the same code again): a block decoded again from the same bytes at the same address is
- * only bound to its new instruction objects, not generated and compiled again. Which blocks
+ * Compiled block factories by start address and instruction bytes. It outlives the code cache's
+ * entries (a program exec'd again lands in new physical frames with the same bytes at the same
+ * linear addresses; a page whose code was invalidated often holds the same code again): a block
+ * decoded again from the same bytes at the same address is only bound to its new instruction
+ * objects, not generated and compiled again. Which blocks
  * exist, and when code is decoded afresh, is unchanged; only the JavaScript compilation is
  * shared.
  */
@@ -431,6 +461,7 @@ export type FactoryCache = Map<string, BlockFactory>;
  * @param cpl - the privilege of the fetches
  * @param start - the linear address of the first instruction
  * @param factories - the cache of compiled factories (one per CPU)
+ * @param limit - the most instructions (1 for the one-instruction reference mode)
  * @returns the compiled block
  */
 export function buildCachedBlock(
@@ -438,8 +469,9 @@ export function buildCachedBlock(
   cpl: Privilege,
   start: number,
   factories: FactoryCache,
+  limit: number = MAX_BLOCK_INSTRUCTIONS,
 ): Block {
-  const { instructions, bytes } = decodeBlock(memory, cpl, start);
+  const { instructions, bytes } = decodeBlock(memory, cpl, start, limit);
   const key = `${start}:${bytes}`;
   let factory = factories.get(key);
   if (factory === undefined) {

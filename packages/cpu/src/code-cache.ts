@@ -1,23 +1,88 @@
-// The cache of compiled blocks, per 4 KiB page of linear addresses, with the bookkeeping that
-// keeps self-modifying code correct: which 64-byte lines of a page hold cached instruction
-// bytes (a quick filter for stores), which bytes exactly (so that a store into data that
-// merely shares a line with code, such as a variable placed right after `.text`, leaves the
+// The cache of compiled blocks, per 4 KiB frame of physical memory, with the bookkeeping that
+// keeps self- and cross-modifying code correct: which 64-byte lines of a frame hold cached
+// instruction bytes (a quick filter for stores), which bytes exactly (so that a store into data
+// that merely shares a line with code, such as a variable placed right after `.text`, leaves the
 // code cached), and an epoch that a running block compares to notice its own code changing.
+//
+// Keying by physical address (the address the CpuMemory reads: guest-physical for one-stage
+// paging, host-physical behind EPT) is what lets blocks survive CR3 loads and TLB invalidations,
+// and what lets a store reach the cached code whatever linear mapping, CPU or host it comes
+// from: the memory implementations report every store with its physical address (CodeWatch).
+// Several CPUs over one guest memory share one CodeCache, so a store by one drops the blocks
+// every CPU would run (SDM Vol. 3A §8.1.3, "Handling Self- and Cross-Modifying Code").
 import type { Block } from './block.js';
 
 /** Bytes per page of the cache (the x86 4 KiB page). */
 export const PAGE = 4096;
 
-/** Cached blocks of one 4 KiB page and the 64-byte lines their instructions occupy. */
+/**
+ * What a {@link CpuMemory} reports its stores to: the code cache(s) of the CPUs that execute
+ * from that memory. An implementation calls `noteStore` with the physical address of every
+ * byte range it writes, before the next instruction executes.
+ */
+export interface CodeWatch {
+  /**
+   * A store of `size` bytes at physical address `physical` is happening (or just happened).
+   *
+   * @param physical - the physical address of the first byte written
+   * @param size - bytes written, all in one 4 KiB frame or spilling into the next
+   */
+  noteStore(physical: number, size: number): void;
+}
+
+// Several code caches behind one CodeWatch, for a memory that more than one CPU with its own
+// cache registered with.
+class CodeWatchers implements CodeWatch {
+  constructor(readonly list: CodeWatch[]) {}
+  noteStore(physical: number, size: number): void {
+    for (const w of this.list) w.noteStore(physical, size);
+  }
+}
+
+/**
+ * The watch a memory reports to after `watch` registers in addition to `current` (internal to
+ * the package: `FlatMemory` and `MmuMemory` keep one field, usually the one cache).
+ *
+ * @param current - what the memory reports to so far
+ * @param watch - the cache registering
+ * @returns the watch to report to from now on
+ */
+export function addWatch(current: CodeWatch | undefined, watch: CodeWatch): CodeWatch {
+  if (current === undefined || current === watch) return watch;
+  if (current instanceof CodeWatchers) {
+    if (!current.list.includes(watch)) current.list.push(watch);
+    return current;
+  }
+  return new CodeWatchers([current, watch]);
+}
+
+/** Cached blocks of one 4 KiB physical frame and the 64-byte lines their instructions occupy. */
 export interface CodePage {
-  /** Compiled blocks by offset of their first byte. */
+  /**
+   * Compiled blocks by offset of their first byte; blocks of other linear aliases or CPLs at
+   * the same offset hang off `Block.alias`.
+   */
   readonly slots: (Block | undefined)[];
   /** Bitmap of the 64-byte lines holding bytes of cached instructions. */
   readonly lines: Uint32Array;
   /** How many instructions the blocks of `slots` hold. */
   count: number;
-  /** Whether an instruction of a block cached on the previous page ends on this one. */
-  crossFromPrevious: boolean;
+  /** Frames holding blocks whose last instruction ends in this frame. */
+  readonly crossFrom: number[];
+}
+
+/**
+ * Counters of a {@link CodeCache}, for tests and benches. They only ever grow.
+ */
+export interface CodeCacheStats {
+  /** Block entries served by a physical lookup (not counting the successor chain). */
+  hits: number;
+  /** Blocks decoded (and compiled, or bound to a compiled factory) because none was cached. */
+  decodes: number;
+  /** Frames whose blocks were dropped because a store or `invalidate` reached their code. */
+  invalidatedPages: number;
+  /** Times the whole cache was emptied (full, or `clear`). */
+  clears: number;
 }
 
 function hitsLines(entry: CodePage, from: number, to: number): boolean {
@@ -49,22 +114,29 @@ function markBytes(bytes: Uint32Array, from: number, to: number): void {
 }
 
 /**
- * Compiled blocks keyed by the linear address of their first instruction.
+ * Compiled blocks keyed by the physical address of their first instruction byte. One cache may
+ * serve several CPUs that execute from the same memory (pass it as `CpuOptions.codeCache`):
+ * blocks are CPU-independent, and a store reported by any CPU's memory drops them for all.
  *
  * @example
  * ```ts
  * const cache = new CodeCache(16384);
  * cache.lookup(0x1000); // undefined until a block is inserted
+ * const cpu0 = new Cpu({ memory: memory0, codeCache: cache });
+ * const cpu1 = new Cpu({ memory: memory1, codeCache: cache });
  * ```
  */
-export class CodeCache {
-  /** Pages holding cached blocks. */
+export class CodeCache implements CodeWatch {
+  /** Frames holding cached blocks, by frame number (physical address / 4096). */
   readonly pages = new Map<number, CodePage>();
   /** Incremented whenever cached code is dropped, so a running block can stop. */
   epoch = 0;
-  private readonly capacity: number;
+  /** The most instructions kept; 0 means nothing is cached (see `CpuOptions.decodeCacheSize`). */
+  readonly capacity: number;
+  /** What the cache has done so far. */
+  readonly stats: CodeCacheStats = { hits: 0, decodes: 0, invalidatedPages: 0, clears: 0 };
   private count = 0;
-  // Per page of `pages`: a bitmap of the page's bytes that hold instruction bytes of cached
+  // Per frame of `pages`: a bitmap of the frame's bytes that hold instruction bytes of cached
   // blocks (4096 bits), consulted only when a store hits a marked line.
   private readonly codeBytes = new Map<number, Uint32Array>();
   private lastPage = Number.NaN;
@@ -76,63 +148,79 @@ export class CodeCache {
   }
 
   /**
-   * The block starting at `rip`, if cached.
+   * The first cached block whose first byte is at `physical` (others follow `Block.alias`).
    *
-   * @param rip - a linear address
+   * @param physical - a physical address
    * @returns the block, or undefined
    */
-  lookup(rip: number): Block | undefined {
-    const page = Math.floor(rip / PAGE);
-    if (page === this.lastPage) return this.lastSlots[rip - page * PAGE];
+  lookup(physical: number): Block | undefined {
+    const page = Math.floor(physical / PAGE);
+    if (page === this.lastPage) return this.lastSlots[physical - page * PAGE];
     const entry = this.pages.get(page);
     if (entry === undefined) return undefined;
     this.lastPage = page;
     this.lastSlots = entry.slots;
-    return entry.slots[rip - page * PAGE];
+    return entry.slots[physical - page * PAGE];
+  }
+
+  private entry(page: number): CodePage {
+    let entry = this.pages.get(page);
+    if (entry === undefined) {
+      entry = { slots: new Array(PAGE), lines: new Uint32Array(2), count: 0, crossFrom: [] };
+      this.pages.set(page, entry);
+      this.codeBytes.set(page, new Uint32Array(PAGE / 32));
+    }
+    return entry;
   }
 
   /**
-   * Caches `block` in the page of its first byte and marks the 64-byte lines its
-   * instructions occupy on every page they span. When full, the cache is emptied first.
+   * Caches `block` at `block.physical` and marks the bytes its instructions occupy in its frame
+   * and, for a last instruction that reaches into the next page, in the frame at
+   * `block.crossPhysical`. A cached block with the same linear start and CPL at that address is
+   * replaced. When full, the cache is emptied first.
    *
-   * @param block - a block just compiled
+   * @param block - a block just compiled, with its physical addresses set
    */
   insert(block: Block): void {
     const n = block.instructions.length;
     if (this.capacity === 0) return;
     if (this.count + n > this.capacity) this.clear();
-    const home = Math.floor(block.start / PAGE);
-    let rip = block.start;
-    for (let k = 0; k < n; k++) {
-      const end = rip + block.instructions[k]!.length - 1;
-      const last = Math.floor(end / PAGE);
-      for (let page = Math.floor(rip / PAGE); page <= last; page++) {
-        let entry = this.pages.get(page);
-        if (entry === undefined) {
-          entry = {
-            slots: new Array(PAGE),
-            lines: new Uint32Array(2),
-            count: 0,
-            crossFromPrevious: false,
-          };
-          this.pages.set(page, entry);
-          this.codeBytes.set(page, new Uint32Array(PAGE / 32));
-        }
-        if (k === 0 && page === home) {
-          entry.slots[rip - page * PAGE] = block;
-          entry.count += n;
-          this.count += n;
-        }
-        if (page !== home) entry.crossFromPrevious = true;
-        const from = Math.max(rip, page * PAGE) - page * PAGE;
-        const to = Math.min(end, page * PAGE + PAGE - 1) - page * PAGE;
-        for (let line = from >> 6; line <= to >> 6; line++) {
-          entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
-        }
-        markBytes(this.codeBytes.get(page)!, from, to);
-      }
-      rip = end + 1;
+    const home = Math.floor(block.physical / PAGE);
+    const homeEntry = this.entry(home);
+    const offset = block.physical - home * PAGE;
+    // Unlink a block this one replaces (same linear start and CPL: its second page changed).
+    let first = homeEntry.slots[offset];
+    let previous: Block | undefined;
+    for (let b = first; b !== undefined; b = b.alias) {
+      if (b.start === block.start && b.cpl === block.cpl) {
+        if (previous === undefined) first = b.alias;
+        else previous.alias = b.alias;
+        homeEntry.count -= b.instructions.length;
+        this.count -= b.instructions.length;
+      } else previous = b;
     }
+    block.alias = first;
+    homeEntry.slots[offset] = block;
+    homeEntry.count += n;
+    this.count += n;
+    let length = 0;
+    for (let k = 0; k < n; k++) length += block.instructions[k]!.length;
+    const inHome = Math.min(length, PAGE - offset);
+    this.mark(home, offset, offset + inHome - 1);
+    if (inHome < length && block.crossPhysical >= 0) {
+      const next = Math.floor(block.crossPhysical / PAGE);
+      const nextEntry = this.entry(next);
+      if (!nextEntry.crossFrom.includes(home)) nextEntry.crossFrom.push(home);
+      this.mark(next, 0, length - inHome - 1);
+    }
+  }
+
+  private mark(page: number, from: number, to: number): void {
+    const entry = this.pages.get(page)!;
+    for (let line = from >> 6; line <= to >> 6; line++) {
+      entry.lines[line >> 5] = entry.lines[line >> 5]! | (1 << (line & 31));
+    }
+    markBytes(this.codeBytes.get(page)!, from, to);
   }
 
   /** Drops every block. */
@@ -142,12 +230,13 @@ export class CodeCache {
     this.count = 0;
     this.lastPage = Number.NaN;
     this.epoch++;
+    this.stats.clears++;
   }
 
   /**
-   * Drops every block with an instruction byte in linear page `page`.
+   * Drops every block with an instruction byte in physical frame `page`.
    *
-   * @param page - a page number (linear address / 4096)
+   * @param page - a frame number (physical address / 4096)
    */
   invalidatePage(page: number): void {
     const entry = this.pages.get(page);
@@ -157,49 +246,60 @@ export class CodeCache {
     this.count -= entry.count;
     this.lastPage = Number.NaN;
     this.epoch++;
-    // Blocks that start on the previous page and end on this one are cached there.
-    if (entry.crossFromPrevious) this.invalidatePage(page - 1);
+    this.stats.invalidatedPages++;
+    // Blocks that start in another frame and end in this one are cached there.
+    for (const other of entry.crossFrom) this.invalidatePage(other);
   }
 
   /**
-   * Drops the blocks on the pages of `[linear, linear + length)`.
+   * Drops the blocks on the frames of `[physical, physical + length)`.
    *
-   * @param linear - first linear address written
+   * @param physical - first physical address written
    * @param length - bytes written
    */
-  invalidate(linear: number, length: number): void {
-    const last = Math.floor((linear + Math.max(length, 1) - 1) / PAGE);
-    for (let page = Math.floor(linear / PAGE); page <= last; page++) this.invalidatePage(page);
+  invalidate(physical: number, length: number): void {
+    const last = Math.floor((physical + Math.max(length, 1) - 1) / PAGE);
+    for (let page = Math.floor(physical / PAGE); page <= last; page++) this.invalidatePage(page);
   }
 
   /**
-   * A store of `size` bytes at `linear` is happening: drops the blocks of a page when the
+   * A store of `size` bytes at `physical` is happening: drops the blocks of a frame when the
    * store writes one of its bytes that hold a cached instruction's bytes (the 64-byte line
-   * bitmap filters first; the byte bitmap decides).
+   * bitmap filters first; the byte bitmap decides). Any size works, so a host write of a whole
+   * buffer is checked as exactly as a guest store.
    *
-   * @param linear - the store's linear address
+   * @param physical - the store's physical address
    * @param size - its width in bytes
    */
-  noteStore(linear: number, size: number): void {
-    const last = linear + size - 1;
-    const page = Math.floor(linear / PAGE);
-    const entry = this.pages.get(page);
-    if (entry !== undefined) {
-      const from = linear - page * PAGE;
+  noteStore(physical: number, size: number): void {
+    if (this.count === 0 || size <= 0) return;
+    const page = Math.floor(physical / PAGE);
+    const from = physical - page * PAGE;
+    // The common case first: a guest store inside one frame.
+    if (from + size <= PAGE) {
+      const entry = this.pages.get(page);
+      if (
+        entry !== undefined &&
+        hitsLines(entry, from, from + size - 1) &&
+        hitsBytes(this.codeBytes.get(page)!, from, from + size - 1)
+      )
+        this.invalidatePage(page);
+      return;
+    }
+    this.noteSpan(physical, size);
+  }
+
+  // A store reaching several frames (one crossing a page boundary, or a host write).
+  private noteSpan(physical: number, size: number): void {
+    const last = physical + size - 1;
+    const lastPage = Math.floor(last / PAGE);
+    for (let page = Math.floor(physical / PAGE); page <= lastPage; page++) {
+      const entry = this.pages.get(page);
+      if (entry === undefined) continue;
+      const from = Math.max(physical - page * PAGE, 0);
       const to = Math.min(last - page * PAGE, PAGE - 1);
       if (hitsLines(entry, from, to) && hitsBytes(this.codeBytes.get(page)!, from, to))
         this.invalidatePage(page);
-    }
-    const lastPage = Math.floor(last / PAGE);
-    if (lastPage !== page) {
-      const next = this.pages.get(lastPage);
-      const to = last - lastPage * PAGE;
-      if (
-        next !== undefined &&
-        hitsLines(next, 0, to) &&
-        hitsBytes(this.codeBytes.get(lastPage)!, 0, to)
-      )
-        this.invalidatePage(lastPage);
     }
   }
 }

@@ -6,9 +6,15 @@ import {
   type VmExitInformation,
 } from '@vmkit/vmx';
 import { CR0, CR4, EFER, MAXPHYADDR_DEFAULT, RFLAGS, Vector } from '@vmkit/x86';
-import { type Block, buildCachedBlock, countRetired, type FactoryCache } from './block.js';
+import {
+  type Block,
+  buildCachedBlock,
+  countRetired,
+  type FactoryCache,
+  MAX_BLOCK_INSTRUCTIONS,
+} from './block.js';
 import { BranchPredictor } from './branch-predictor.js';
-import { CodeCache } from './code-cache.js';
+import { CodeCache, PAGE } from './code-cache.js';
 import { CpuError } from './errors.js';
 import { completeIn, completeStringIn, type PendingIns } from './exec/io.js';
 import { canonical } from './exec/operands.js';
@@ -139,10 +145,19 @@ export interface CpuOptions {
   readonly cpl?: Privilege;
   /**
    * How many decoded instructions the block cache keeps (in compiled blocks, keyed by the
-   * linear address of each block's first instruction); default 16384. When full, the cache is
-   * emptied. 0 disables caching: every block is decoded and compiled afresh.
+   * physical address of each block's first instruction byte); default 16384. When full, the
+   * cache is emptied. 0 is the reference mode: nothing is cached and every instruction is
+   * fetched and decoded afresh right before it executes (slow; what the cached modes must
+   * agree with, self-modifying code included). Ignored when `codeCache` is given.
    */
   readonly decodeCacheSize?: number;
+  /**
+   * A code cache to share: CPUs that execute from the same guest memory (the vCPUs of a VM)
+   * share one, so a store by any of them, reported by its memory with the physical address,
+   * drops the cached blocks all of them would run (cross-modifying code). Default: a cache of
+   * this CPU's own with `decodeCacheSize` entries.
+   */
+  readonly codeCache?: CodeCache;
   /**
    * What happens to an exception: `report` (the default) stops `run` with an `exception`
    * stop reason and the state of the faulting instruction; `idt` delivers it through the IDT
@@ -311,7 +326,10 @@ export class Cpu {
   /** Interpreter state: the INS element an IN stop waits to store, if the IN is an INS. */
   pendingIns: PendingIns | undefined = undefined;
 
-  /** Interpreter state: the compiled blocks and the self-modifying-code bookkeeping. */
+  /**
+   * The compiled blocks, keyed by physical address, and the self- and cross-modifying-code
+   * bookkeeping (shared with other CPUs when `CpuOptions.codeCache` was given).
+   */
   readonly code: CodeCache;
   // Compiled block factories by address and bytes, kept across code-cache flushes.
   private readonly factories: FactoryCache = new Map();
@@ -415,7 +433,9 @@ export class Cpu {
     this.cpl = options.cpl ?? 0;
     this.cs = this.cpl === 0 ? 0x08 : 0x2b;
     this.ss = this.cpl === 0 ? 0x10 : 0x23;
-    this.code = new CodeCache(options.decodeCacheSize ?? 16384);
+    this.code = options.codeCache ?? new CodeCache(options.decodeCacheSize ?? 16384);
+    // The memory reports every store with its physical address to the cache.
+    this.memory.watchCode(this.code);
     this.exceptionDelivery = options.exceptionDelivery ?? 'report';
     this.interceptException = options.interceptException;
     this.hostMsr = options.hostMsr;
@@ -463,10 +483,10 @@ export class Cpu {
 
   /**
    * Hands the paging registers (EFER, CR4, CR3, CR0) to the memory, for a host that set them
-   * directly rather than through guest instructions, and drops cached code.
+   * directly rather than through guest instructions. Cached code stays: it is keyed by physical
+   * address, and the next block entry translates RIP afresh.
    */
   syncPaging(): void {
-    this.code.clear();
     const m = this.memory;
     m.writePagingRegister?.('efer', BigInt(this.efer));
     m.writePagingRegister?.('cr4', BigInt(this.cr4));
@@ -807,15 +827,18 @@ export class Cpu {
   }
 
   /**
-   * Forgets decoded instructions overlapping `[linear, linear + length)`, so that code written
-   * by the host or by a device is decoded afresh. Stores by the guest itself are tracked by the
-   * CPU and need no call.
+   * Forgets decoded instructions on the 4 KiB frames of `[physical, physical + length)`, so that
+   * code the host or a device wrote there is decoded afresh; with a shared code cache, for
+   * every CPU sharing it. Addresses are physical: those of the memory the CPU's `CpuMemory`
+   * reads (guest-physical under one-stage paging or `FlatMemory`, host-physical behind a second
+   * stage). Stores by the guest, through any CPU whose memory reports to this cache, need no
+   * call.
    *
-   * @param linear - first linear address written
+   * @param physical - first physical address written
    * @param length - bytes written
    */
-  invalidateCode(linear: number, length: number): void {
-    this.code.invalidate(linear, length);
+  invalidateCode(physical: number, length: number): void {
+    this.code.invalidate(physical, length);
   }
 
   /**
@@ -884,6 +907,8 @@ export class Cpu {
     // when it ends in a fault or a VM exit.
     let running: Block | undefined;
     let runFrom = 0;
+    // The reference mode (nothing cached): one freshly fetched instruction at a time.
+    const reference = this.code.capacity === 0;
     try {
       let previous: Block | undefined;
       while (this.remaining > 0) {
@@ -902,25 +927,30 @@ export class Cpu {
             if (stop !== undefined) return stop;
             continue;
           }
-          if ((this.flags & RFLAGS.TF) !== 0 || this.interruptShadow) {
+          if ((this.flags & RFLAGS.TF) !== 0 || this.interruptShadow || reference) {
             previous = undefined;
             const stop = this.stepOne();
             if (stop !== undefined) return stop;
             continue;
           }
           // Most blocks are followed by the same block as last time: try that before the cache.
+          // The link holds while no code was dropped and no translation may have changed since
+          // it was recorded (then RIP's fetch translation would give the same frame, with the
+          // same rights); otherwise the fetch translation is made again.
           const epoch = this.code.epoch;
           let block = previous?.next;
           if (
             block === undefined ||
             block.start !== this.ripValue ||
             previous!.nextEpoch !== epoch ||
+            previous!.nextTranslation !== this.memory.translationEpoch ||
             block.cpl !== this.cpl
           ) {
             block = this.fetchBlock();
             if (previous !== undefined) {
               previous.next = block;
               previous.nextEpoch = this.code.epoch;
+              previous.nextTranslation = this.memory.translationEpoch;
             }
           }
           running = block;
@@ -1192,16 +1222,57 @@ export class Cpu {
     );
   }
 
+  // The block at RIP: the fetch translation of RIP gives the physical address the cache is
+  // keyed by, and makes every check a fresh fetch would (present, NX, SMEP, U/S at CPL 3, EPT
+  // execute), so a cached block never runs where fetching its first byte would fault. A block
+  // matches when it was decoded at this linear address (its compiled code embeds RIP values)
+  // and CPL, and when its last instruction reaches into the next page, that page still
+  // translates to the frame its bytes came from.
   private fetchBlock(): Block {
     // A fault or VM exit while fetching restores these flags: they must be the current ones,
     // not those of the last instruction that could fault.
     this.committedFlags = this.flags;
     const rip = this.ripValue;
-    const hit = this.code.lookup(rip);
-    if (hit !== undefined && hit.cpl === this.cpl) return hit;
-    const block = buildCachedBlock(this.memory, this.cpl, rip, this.factories);
-    this.code.insert(block);
+    const cpl = this.cpl;
+    const memory = this.memory;
+    const code = this.code;
+    const physical = memory.fetchPhysical(rip, cpl);
+    for (let hit = code.lookup(physical); hit !== undefined; hit = hit.alias) {
+      if (
+        hit.start === rip &&
+        hit.cpl === cpl &&
+        (hit.crossPhysical < 0 || this.nextPagePhysical(rip) === hit.crossPhysical)
+      ) {
+        code.stats.hits++;
+        return hit;
+      }
+    }
+    const block = buildCachedBlock(
+      memory,
+      cpl,
+      rip,
+      this.factories,
+      code.capacity === 0 ? 1 : MAX_BLOCK_INSTRUCTIONS,
+    );
+    code.stats.decodes++;
+    block.physical = physical;
+    let end = rip;
+    for (const ins of block.instructions) end += ins.length;
+    // The decoder fetched the next page's bytes, so its translation succeeds now.
+    block.crossPhysical =
+      Math.floor((end - 1) / PAGE) !== Math.floor(rip / PAGE) ? this.nextPagePhysical(rip) : -1;
+    code.insert(block);
     return block;
+  }
+
+  // The fetch translation of the page after RIP's, or -1 when a fetch there would fault.
+  private nextPagePhysical(rip: number): number {
+    try {
+      return this.memory.fetchPhysical((Math.floor(rip / PAGE) + 1) * PAGE, this.cpl);
+    } catch (e) {
+      if (e instanceof CpuFault || e instanceof VmExit) return -1;
+      throw e;
+    }
   }
 }
 

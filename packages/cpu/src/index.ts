@@ -4,7 +4,12 @@ export {
   DEFAULT_PREDICTOR_ENTRIES,
   MAX_PREDICTOR_ENTRIES,
 } from './branch-predictor.js';
-export { CodeCache, type CodePage } from './code-cache.js';
+export {
+  CodeCache,
+  type CodeCacheStats,
+  type CodePage,
+  type CodeWatch,
+} from './code-cache.js';
 export {
   Cpu,
   type CpuidFunction,

@@ -1,5 +1,6 @@
 import { type GuestMemory, GuestMemoryError } from '@vmkit/memory';
 import { PFEC, Vector } from '@vmkit/x86';
+import { addWatch, type CodeWatch } from './code-cache.js';
 import { CpuFault } from './fault.js';
 
 /**
@@ -46,6 +47,26 @@ export interface CpuMemory {
    */
   checkWrite?(linear: number, size: number, cpl: Privilege): void;
   /**
+   * The physical address `fetch8(linear, cpl)` would read, with every check such a fetch makes
+   * (present, NX, SMEP, U/S at CPL 3, a second stage's execute right): it throws what the fetch
+   * would throw. The CPU looks its cached blocks up by this address at every block entry that
+   * the successor chain does not cover.
+   */
+  fetchPhysical(linear: number, cpl: Privilege): number;
+  /**
+   * A number that changes whenever a translation this memory may have cached could have changed
+   * (paging registers, invalidations, a flush by the host), and that no other memory ever uses
+   * for another set of translations. The CPU follows a block's recorded successor without a
+   * fetch translation only while it is unchanged. Constant for an identity map.
+   */
+  readonly translationEpoch: number;
+  /**
+   * Registers a code cache to report stores to: from then on every write (data, implicit system
+   * writes) calls `watch.noteStore` with the physical address written. The CPU calls it with its
+   * code cache when it is constructed; CPUs that share this memory object each register theirs.
+   */
+  watchCode(watch: CodeWatch): void;
+  /**
    * Optional: an implicit supervisor-mode read (GDT, IDT and TSS accesses, SDM Vol. 3A §4.6),
    * which paging checks as supervisor whatever the CPL, with SMAP always applied. Without
    * it the CPU uses `read32(linear, 0)`.
@@ -81,10 +102,30 @@ export interface CpuMemory {
  */
 export class FlatMemory implements CpuMemory {
   private readonly mem: GuestMemory;
+  // The code cache(s) stores are reported to.
+  private watch: CodeWatch | undefined;
+  /** Always 0: the identity map never changes (see `CpuMemory.translationEpoch`). */
+  readonly translationEpoch = 0;
 
   /** @param memory - the guest-physical memory to map one to one */
   constructor(memory: GuestMemory) {
     this.mem = memory;
+  }
+
+  /** {@inheritDoc CpuMemory.watchCode} */
+  watchCode(watch: CodeWatch): void {
+    this.watch = addWatch(this.watch, watch);
+  }
+
+  /**
+   * The identity: `linear` itself. Nothing can be cached at an address outside guest memory
+   * (decoding there faults), so only negative addresses, which the map never covers, are
+   * refused here; the fetch that decodes a block checks the rest. A host that removes a memory
+   * region holding cached code calls `Cpu.invalidateCode` for it.
+   */
+  fetchPhysical(linear: number, cpl: Privilege): number {
+    if (linear < 0) throw this.fault(linear, cpl, PFEC.ID);
+    return linear;
   }
 
   private fault(linear: number, cpl: Privilege, flags: number): CpuFault {
@@ -145,6 +186,9 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write8} */
   write8(linear: number, value: number, cpl: Privilege): void {
+    // Reported before the bytes change (linear = physical here): a faulting store at worst
+    // drops blocks it did not need to.
+    this.watch?.noteStore(linear, 1);
     try {
       this.mem.write8(linear, value);
     } catch (e) {
@@ -153,6 +197,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write16} */
   write16(linear: number, value: number, cpl: Privilege): void {
+    this.watch?.noteStore(linear, 2);
     try {
       this.mem.write16(linear, value);
     } catch (e) {
@@ -161,6 +206,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write32} */
   write32(linear: number, value: number, cpl: Privilege): void {
+    this.watch?.noteStore(linear, 4);
     try {
       this.mem.write32(linear, value);
     } catch (e) {
@@ -169,6 +215,7 @@ export class FlatMemory implements CpuMemory {
   }
   /** {@inheritDoc CpuMemory.write64} */
   write64(linear: number, lo: number, hi: number, cpl: Privilege): void {
+    this.watch?.noteStore(linear, 8);
     if (linear >= 0 && this.mem.contains(linear, 8)) {
       this.mem.write32(linear, lo);
       this.mem.write32(linear + 4, hi);

@@ -15,6 +15,7 @@ import {
 } from '@vmkit/paging';
 import { BasicExitReason } from '@vmkit/vmx';
 import { RFLAGS, Vector } from '@vmkit/x86';
+import { addWatch, type CodeWatch } from './code-cache.js';
 import { CpuFault } from './fault.js';
 import type { CpuMemory, Privilege } from './memory.js';
 import type { SecondStageExitRecord, Translator } from './translator.js';
@@ -41,6 +42,11 @@ export interface MmuMemoryOptions {
 
 /** Entries per access kind of MmuMemory's fast-path cache (a power of two). */
 const MICRO = 64;
+
+// Translation epochs come from one counter for all MmuMemory objects, so an epoch names one set
+// of translations of one memory: a successor link recorded by one CPU is never followed by
+// another CPU sharing the code cache.
+let epochs = 0;
 
 /**
  * Linear memory through paging: implements {@link CpuMemory} over an `Mmu` from
@@ -90,6 +96,12 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
   // few data pages from walking the Mmu's TLB on every switch.
   private readonly microPage = new Float64Array(32 * MICRO).fill(Number.NaN);
   private readonly microFrame = new Float64Array(32 * MICRO);
+  private watch: CodeWatch | undefined;
+  /**
+   * Renewed by every {@link MmuMemory.flush}, from a counter all MmuMemory objects share (see
+   * `CpuMemory.translationEpoch`).
+   */
+  translationEpoch = ++epochs;
 
   /**
    * @param mmu - the MMU (its registers are kept in step by the CPU)
@@ -109,6 +121,30 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
    */
   flush(): void {
     this.microPage.fill(Number.NaN);
+    this.translationEpoch = ++epochs;
+  }
+
+  /** {@inheritDoc CpuMemory.watchCode} */
+  watchCode(watch: CodeWatch): void {
+    this.watch = addWatch(this.watch, watch);
+  }
+
+  /**
+   * Reports a store of `size` bytes at physical address `physical` to the code caches
+   * registered with {@link MmuMemory.watchCode}. Every write of this class calls it; a subclass
+   * that sends a store elsewhere in the same memory (an emulated page-table write) calls it
+   * too, so cached code there is dropped before the next instruction.
+   *
+   * @param physical - the address written, in the memory this object accesses
+   * @param size - bytes written
+   */
+  noteStore(physical: number, size: number): void {
+    this.watch?.noteStore(physical, size);
+  }
+
+  /** {@inheritDoc CpuMemory.fetchPhysical} */
+  fetchPhysical(linear: number, cpl: Privilege): number {
+    return this.translate(linear, ACCESS_FETCH | (cpl === 3 ? ACCESS_USER : 0));
   }
 
   /** Translates one linear address; throws the architectural exception on failure. */
@@ -204,6 +240,12 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
 
   private write(linear: number, size: number, value: number, access: number): void {
     const [p, q] = this.span(linear, size, access | ACCESS_WRITE);
+    const inFirst = PAGE - (linear - Math.floor(linear / PAGE) * PAGE);
+    if (q < 0) this.noteStore(p, size);
+    else {
+      this.noteStore(p, inFirst);
+      this.noteStore(q, size - inFirst);
+    }
     try {
       if (q < 0) {
         if (size === 1) this.mem.write8(p, value);
@@ -211,7 +253,6 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
         else this.mem.write32(p, value);
         return;
       }
-      const inFirst = PAGE - (linear - Math.floor(linear / PAGE) * PAGE);
       for (let k = 0; k < size; k++) {
         const b = (value >>> (8 * k)) & 0xff;
         if (k < inFirst) this.mem.write8(p + k, b);
@@ -263,6 +304,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 1, value, access);
       return;
     }
+    this.watch?.noteStore(p, 1);
     try {
       this.mem.write8(p, value);
     } catch (e) {
@@ -277,6 +319,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 2, value, access);
       return;
     }
+    this.watch?.noteStore(p, 2);
     try {
       this.mem.write16(p, value);
     } catch (e) {
@@ -291,6 +334,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
       this.write(linear, 4, value, access);
       return;
     }
+    this.watch?.noteStore(p, 4);
     try {
       this.mem.write32(p, value);
     } catch (e) {
@@ -302,6 +346,7 @@ export class MmuMemory<T extends Translator = Mmu> implements CpuMemory {
     const access = (cpl === 3 ? ACCESS_USER : 0) | ACCESS_WRITE;
     const p = this.cached(linear, 8, access);
     if (p >= 0) {
+      this.watch?.noteStore(p, 8);
       try {
         this.mem.write32(p, lo);
         this.mem.write32(p + 4, hi);

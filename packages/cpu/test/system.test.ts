@@ -411,6 +411,9 @@ describe('TLB maintenance reaches the memory', () => {
       write32: (a, v, c) => flat.write32(a, v, c),
       write64: (a, l, h, c) => flat.write64(a, l, h, c),
       fetch8: (a, c) => flat.fetch8(a, c),
+      fetchPhysical: (a, c) => flat.fetchPhysical(a, c),
+      translationEpoch: 0,
+      watchCode: (w) => flat.watchCode(w),
       invlpg: (a) => {
         calls.push(['invlpg', a]);
       },

@@ -129,12 +129,10 @@ export class ExitHandler {
       case BasicExitReason.INVLPG: {
         const linear = Number(BigInt.asIntN(64, info.exitQualification));
         vcpu.linear.invlpg?.(linear);
-        // Code compiled from the page may now translate differently.
-        cpu.invalidateCode(Math.floor(linear / 4096) * 4096, 4096);
         return this.skip(vcpu, info);
       }
       case BasicExitReason.INVPCID:
-        // The shadow MMU has no per-PCID invalidation: drop every shadow table and all code.
+        // The shadow MMU has no per-PCID invalidation: drop every shadow table and re-root.
         vcpu.linear.invpcid?.(0, 0, 0);
         cpu.syncPaging();
         return this.skip(vcpu, info);
@@ -398,7 +396,7 @@ export class ExitHandler {
     cpu.cr4 = cr4;
     try {
       // The CPU hands its paging registers to its memory, which forwards changes to the
-      // shadow MMU (and drops compiled code, which is keyed by linear address).
+      // shadow MMU.
       cpu.syncPaging();
     } catch (e) {
       cpu.cr0 = old[0];

@@ -97,6 +97,9 @@ export class ShadowLinearMemory extends MmioWindowMemory<Mmu> implements ShadowW
     if (offset + size > PAGE) return false;
     const gpa = this.armedGpa + offset;
     this.emulatedStores++;
+    // Guest RAM sits at host-physical = guest-physical: cached code there is dropped as for any
+    // store the CPU makes.
+    this.noteStore(gpa, size);
     const value = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
     if ((gpa % 8) + size <= 8) {
       this.port.emulateWrite(gpa, value, size as 1 | 2 | 4 | 8);

@@ -194,8 +194,8 @@ export function emulateStringIo(
         else if (size === 2) memory.write16(la, value, cpl);
         else memory.write32(la, value, cpl);
       });
-      // Compiled guest code the store overwrote must not run again (as for the CPU's stores).
-      if (failure === undefined) cpu.invalidateCode(la, size);
+      // The stores go through the vCPU's memory, which reports them to the VM's code cache by
+      // physical address, so compiled guest code they overwrite is dropped as for the CPU's.
     } else {
       let value = 0;
       failure = element(vcpu, services, () => {

@@ -1,6 +1,7 @@
 // One virtual CPU: the interpreter's Cpu behind the strategy's MMU, its local x2APIC, and the
 // counters the Vm reports per vCPU.
 import {
+  type CodeCache,
   Cpu,
   type CpuidFunction,
   type MmuMemory,
@@ -30,6 +31,11 @@ export interface VcpuSetup {
   readonly route: (destination: number, vector: number) => boolean;
   /** Called for every guest exception the CPU raises (before delivery). */
   readonly onException: (vcpu: Vcpu, vector: number) => boolean;
+  /**
+   * The code cache the VM's vCPUs share: blocks are keyed by physical address, and a store by
+   * any vCPU drops the blocks every vCPU would run (cross-modifying code).
+   */
+  readonly codeCache: CodeCache;
 }
 
 /** One vCPU of a {@link Vm}. */
@@ -92,6 +98,7 @@ export class Vcpu {
       cpuid: setup.cpuid,
       hostMsr: (i) => i >= X2APIC_MSR_FIRST && i <= X2APIC_MSR_LAST,
       interceptException: (vector) => setup.onException(this, vector),
+      codeCache: setup.codeCache,
     });
     flags.cpu = this.cpu;
   }

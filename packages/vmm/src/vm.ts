@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { CpuFault, RETIRED_CLASSES, type RetiredClass, type StopReason } from '@vmkit/cpu';
+import {
+  CodeCache,
+  CpuFault,
+  RETIRED_CLASSES,
+  type RetiredClass,
+  type StopReason,
+} from '@vmkit/cpu';
 import { bootProtocol, guestImagePath } from '@vmkit/guest';
 import { GuestMemoryError, GuestPhysicalMemory, type MmioHandler } from '@vmkit/memory';
 import { ShadowFaultKind } from '@vmkit/shadow-paging';
@@ -38,6 +44,42 @@ const UD = 6;
 const VMCALL = [0x0f, 0x01, 0xc1] as const;
 /** RFLAGS.IF, SDM Vol. 1 §3.4.3. */
 const IF = 0x200;
+/** Instructions the vCPUs' shared code cache keeps (the CPU's default for one CPU, doubled). */
+const CODE_CACHE_SIZE = 32768;
+
+/** The writes of `GuestPhysicalMemory` and the byte range each one reaches, from its arguments. */
+const WRITES: Readonly<Record<string, (args: readonly unknown[]) => readonly [number, number]>> = {
+  write8: (a) => [a[0] as number, 1],
+  write16: (a) => [a[0] as number, 2],
+  write32: (a) => [a[0] as number, 4],
+  write64: (a) => [a[0] as number, 8],
+  writeBytes: (a) => [a[0] as number, (a[1] as Uint8Array).length],
+  fill: (a) => [a[0] as number, a[1] as number],
+  copy: (a) => [a[0] as number, a[2] as number],
+};
+
+/**
+ * Guest RAM as the host writes it: the same memory, but every write through this view is also
+ * reported to the vCPUs' code cache, which drops the cached blocks whose instruction bytes it
+ * overwrote (a hypercall handler or a mechanism patching guest code, as DMP does). The vCPUs'
+ * own stores are reported by their CPU memories; the MMU hardware reads RAM directly.
+ */
+function hostView(ram: GuestPhysicalMemory, code: CodeCache): GuestPhysicalMemory {
+  return new Proxy(ram, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      const range = typeof property === 'string' ? WRITES[property] : undefined;
+      if (range === undefined) return value.bind(target);
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        const [at, length] = range(args);
+        code.noteStore(at, length);
+        return result;
+      };
+    },
+  });
+}
 
 /**
  * A virtual machine booting `@vmkit/guest`'s protocol: guest RAM, vCPUs on the interpreter
@@ -53,8 +95,13 @@ const IF = 0x200;
  * ```
  */
 export class Vm {
-  /** Guest-physical memory: RAM from 0 (at the same host-physical addresses). */
+  /**
+   * Guest-physical memory: RAM from 0 (at the same host-physical addresses). Writes through it
+   * drop the vCPUs' cached code they overwrite, so the host may patch guest code here.
+   */
   readonly memory: GuestPhysicalMemory;
+  /** The compiled code the vCPUs share, keyed by physical address (with its `stats`). */
+  readonly code: CodeCache;
   /** The memory strategy. */
   readonly strategy: MemoryStrategy;
   /** The vCPUs, by id. */
@@ -106,9 +153,12 @@ export class Vm {
     this.pcpus = config.pcpus ?? vcpus;
     const ramSize = memoryMiB * MIB;
     const image = checkImage(config.image ?? new Uint8Array(readFileSync(guestImagePath)), ramSize);
-    this.memory = new GuestPhysicalMemory({ ram: [{ base: 0, size: ramSize }] });
-    loadImage(this.memory, image);
-    const bootInfo = writeBootStructures(this.memory, {
+    const ram = new GuestPhysicalMemory({ ram: [{ base: 0, size: ramSize }] });
+    this.code = new CodeCache(CODE_CACHE_SIZE);
+    this.memory = hostView(ram, this.code);
+    // No CPU exists yet, so nothing is cached: the loader and the boot structures write RAM.
+    loadImage(ram, image);
+    const bootInfo = writeBootStructures(ram, {
       ramSize,
       command,
       uartBase: bootProtocol.uartPort,
@@ -154,7 +204,7 @@ export class Vm {
         return left;
       },
     });
-    this.strategy = memoryStrategy(mmu, this.memory, ramSize, this.costs.profile);
+    this.strategy = memoryStrategy(mmu, ram, ramSize, this.costs.profile);
     const list: Vcpu[] = [];
     for (let id = 0; id < vcpus; id++) {
       const vcpu = new Vcpu({
@@ -177,6 +227,7 @@ export class Vm {
           this.exitCounts.exceptions++;
           return false;
         },
+        codeCache: this.code,
       });
       enterLongMode(vcpu.cpu, image.entry, bootInfo + bootProtocol.bootInfoSize * id);
       vcpu.enterGuest(mmu);

@@ -152,14 +152,12 @@ export function readMem(cpu: Cpu, la: number, size: number): number {
 }
 
 /**
- * Writes `size` bytes at a linear address. A store into a page holding decoded instructions
- * drops them first, so modified code is decoded afresh before it runs again (SDM Vol. 3A
- * §11.6, self-modifying code).
+ * Writes `size` bytes at a linear address. The memory reports the store's physical address to
+ * the code cache, which drops the blocks holding a byte it writes, so modified code is decoded
+ * afresh before it runs again (SDM Vol. 3A §11.6, self-modifying code).
  */
 export function writeMem(cpu: Cpu, la: number, size: number, lo: number, hi: number): void {
   const m = cpu.memory;
-  const code = cpu.code;
-  if (code.pages.size !== 0) code.noteStore(la, size);
   switch (size) {
     case 1:
       m.write8(la, lo & 0xff, cpu.cpl);

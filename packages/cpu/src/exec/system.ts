@@ -28,10 +28,10 @@ function requireCpl0(cpu: Cpu): void {
   if (cpu.cpl !== 0) throw gp();
 }
 
-// Cached code is keyed by linear address: whenever translations may change, it is dropped,
-// so a stale translation never executes after the guest invalidated it.
+// Cached code is keyed by physical address, so it stays: the memory drops its translations
+// (and changes its translation epoch), and the next block entry translates RIP afresh, finding
+// the blocks of whatever frame RIP maps to now.
 function pagingRegister(cpu: Cpu, register: 'cr0' | 'cr3' | 'cr4', value: bigint): void {
-  cpu.code.clear();
   cpu.memory.writePagingRegister?.(register, value);
 }
 
@@ -329,7 +329,6 @@ export function invlpg(cpu: Cpu, ins: Instr): void {
   if (cpu.nonRoot?.invlpgExiting === true) {
     throw instructionExit(BasicExitReason.INVLPG, ins.length, BigInt.asUintN(64, BigInt(la)));
   }
-  cpu.code.clear();
   cpu.memory.invlpg?.(la);
 }
 
@@ -397,6 +396,5 @@ export function invpcid(cpu: Cpu, ins: Instr): void {
     if (la === undefined) throw gp();
     address = la;
   }
-  cpu.code.clear();
   cpu.memory.invpcid?.(typeLo, pcid, address);
 }

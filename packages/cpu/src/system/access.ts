@@ -43,7 +43,7 @@ export function sysRead64(
   return [lo, hi];
 }
 
-/** Writes a 64-bit value with the given privilege, dropping cached code it overwrites. */
+/** Writes a 64-bit value with the given privilege (the memory reports it to the code cache). */
 export function sysWrite64(
   cpu: Cpu,
   la: number,
@@ -51,13 +51,11 @@ export function sysWrite64(
   hi: number,
   privilege: Privilege,
 ): void {
-  if (cpu.code.pages.size !== 0) cpu.code.noteStore(la, 8);
   cpu.memory.write64(la, lo >>> 0, hi >>> 0, privilege);
 }
 
-/** Writes a 32-bit value with the given privilege, dropping cached code it overwrites. */
+/** Writes a 32-bit value with the given privilege (the memory reports it to the code cache). */
 export function sysWrite32(cpu: Cpu, la: number, value: number, privilege: Privilege): void {
-  if (cpu.code.pages.size !== 0) cpu.code.noteStore(la, 4);
   const m = cpu.memory;
   if (privilege === 0 && m.writeSystem32 !== undefined) m.writeSystem32(la, value >>> 0);
   else m.write32(la, value >>> 0, privilege);
