@@ -101,26 +101,30 @@ function run(cpu: Cpu, ins: Instr, once: Iteration, compares: boolean, fast: boo
     cpu.fastStringResume = Number.NaN;
   }
   let done = 0;
-  while ((cpu.lo[RCX]! | cpu.hi[RCX]!) !== 0) {
-    if (done > 0 && cpu.remaining <= 0) {
-      // Budget spent: resume here next time.
-      cpu.nextRip = cpu.ripLinear;
-      if (fast) cpu.fastStringResume = cpu.ripLinear;
-      break;
+  try {
+    while ((cpu.lo[RCX]! | cpu.hi[RCX]!) !== 0) {
+      if (done > 0 && cpu.remaining <= 0) {
+        // Budget spent: resume here next time.
+        cpu.nextRip = cpu.ripLinear;
+        if (fast) cpu.fastStringResume = cpu.ripLinear;
+        break;
+      }
+      once(cpu, ins, delta);
+      addTo(cpu, RCX, -1);
+      cpu.committedFlags = cpu.flags;
+      // Every completed iteration is counted here, so a fault in a later one keeps the count.
+      cpu.remaining--;
+      done++;
+      if (compares) {
+        const zf = (cpu.flags & RFLAGS.ZF) !== 0;
+        if (ins.rep === Rep.REPE ? !zf : zf) break;
+      }
     }
-    once(cpu, ins, delta);
-    addTo(cpu, RCX, -1);
-    cpu.committedFlags = cpu.flags;
-    // Every completed iteration is counted here, so a fault in a later one keeps the count.
-    cpu.remaining--;
-    done++;
+  } finally {
+    // The completed elements, also when a later one faults or exits (Cpu.fastStrings).
     if (fast) {
-      cpu.fastStringElements++;
-      cpu.fastStringBytes += ins.osize;
-    }
-    if (compares) {
-      const zf = (cpu.flags & RFLAGS.ZF) !== 0;
-      if (ins.rep === Rep.REPE ? !zf : zf) break;
+      cpu.fastStringElements += done;
+      cpu.fastStringBytes += done * ins.osize;
     }
   }
   // The run loop counts the instruction once more when it retires.
