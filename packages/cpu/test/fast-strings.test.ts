@@ -143,6 +143,15 @@ interface Piece {
   readonly size: 1 | 2 | 4 | 8;
   readonly n: number;
   readonly down: boolean;
+  /** When set and 0 < k < n: RDI is placed so that element k faults (#PF, past RAM or below 0). */
+  readonly faultAt?: number;
+}
+
+/** Where RDI starts: clear of everything, or so that element `faultAt` leaves RAM. */
+function destination(p: Piece): number {
+  const k = p.faultAt;
+  if (k === undefined || k <= 0 || k >= p.n) return 0x60000;
+  return p.down ? (k - 1) * p.size : 0x100000 - k * p.size;
 }
 
 function assemble(pieces: readonly Piece[]): number[] {
@@ -151,7 +160,7 @@ function assemble(pieces: readonly Piece[]): number[] {
       p.down ? STD : CLD,
       ...movEcx(p.n),
       ...movEsi(0x40000),
-      ...movEdi(0x60000),
+      ...movEdi(destination(p)),
       ...rep(p.op, p.size),
     ]),
     HLT,
@@ -181,6 +190,70 @@ const piece = fc.record({
   size: fc.constantFrom(1 as const, 2 as const, 4 as const, 8 as const),
   n: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 60 })),
   down: fc.boolean(),
+});
+
+/** The faults a program takes (one per piece whose `faultAt` lies inside its REP). */
+function faultingPieces(pieces: readonly Piece[]): number {
+  return pieces.filter((p) => destination(p) !== 0x60000).length;
+}
+
+/**
+ * Runs `cpu` to HLT in `budgets` (cycled), acting as the fault handler (or the VMM, when the
+ * #PF is a VM exit): it moves RDI clear and resumes. After every stop, `check` sees the faults
+ * taken before that run: each was resumed at its start (a new start), the one that may have
+ * just stopped the CPU was not yet.
+ */
+function runThrough(cpu: Cpu, budgets: readonly number[], check: (resumed: number) => void) {
+  let faults = 0;
+  for (let k = 0; ; k++) {
+    const resumed = faults;
+    const stop = cpu.run(budgets[k % budgets.length]!);
+    if (stop.kind === 'exception' || stop.kind === 'vm-exit') {
+      faults++;
+      cpu.setReg('rdi', 0x60000n);
+    } else if (stop.kind !== 'hlt') expect(stop.kind).toBe('budget');
+    check(resumed);
+    if (stop.kind === 'hlt') break;
+  }
+  return faults;
+}
+
+describe('random programs with faults in the middle of REPs, as exceptions or VM exits', () => {
+  for (const nonRoot of [false, true]) {
+    it(`count one more start per fault, the same elements and bytes${nonRoot ? ' (non-root: #PF exits)' : ''}`, () => {
+      const faulting = fc
+        .tuple(piece, fc.integer({ min: 1, max: 59 }), fc.boolean())
+        .map(([p, k, f]) => (f ? { ...p, faultAt: k } : p));
+      fc.assert(
+        fc.property(
+          fc.array(faulting, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 6 }),
+          (pieces, budgets) => {
+            const code = assemble(pieces);
+            const make = () => {
+              const { cpu } = machine(code);
+              if (nonRoot) cpu.vmEntry({ ...NONE, exceptionBitmap: 1 << 14 });
+              return cpu;
+            };
+            const straight = make();
+            expect(runThrough(straight, [1_000_000], () => {})).toBe(faultingPieces(pieces));
+            const split = make();
+            runThrough(split, budgets, (resumed) => {
+              const m = model(pieces, split.instructions);
+              expect(split.fastStrings).toEqual({ ...m, starts: m.starts + resumed });
+            });
+            expect(split.fastStrings).toEqual(straight.fastStrings);
+            const all = model(pieces, Number.POSITIVE_INFINITY);
+            expect(straight.fastStrings).toEqual({
+              ...all,
+              starts: all.starts + faultingPieces(pieces),
+            });
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+  }
 });
 
 describe('random programs split into random budgets', () => {
