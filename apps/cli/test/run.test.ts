@@ -19,6 +19,7 @@ const RUN_KEYS = [
   'result',
   'instructions',
   'instructionsByClass',
+  'fastStrings',
   'conditionalBranches',
   'branchMispredictions',
   'simulatedCycles',
@@ -83,6 +84,15 @@ describe('vmkit run', () => {
     expect(text).toMatch(
       new RegExp(`^  emulated by the VMM\\s+${rest.toLocaleString('en-US')}$`, 'm'),
     );
+    // REP MOVS/STOS work, as the Vm counted it (hello's kernel clears and copies pages).
+    const fast = direct.fastStrings;
+    expect(fast.bytes).toBeGreaterThan(0);
+    expect(text).toMatch(
+      new RegExp(
+        `^REP MOVS/STOS\\s+${fast.bytes.toLocaleString('en-US')} bytes, ${fast.starts.toLocaleString('en-US')} starts$`,
+        'm',
+      ),
+    );
     expect(text).toMatch(
       new RegExp(
         `conditional branches\\s+${direct.conditionalBranches.toLocaleString('en-US')} \\(${direct.branchMispredictions.toLocaleString('en-US')} mispredicted`,
@@ -128,6 +138,13 @@ describe('vmkit run', () => {
     expect(byClass).toBeLessThanOrEqual(r.instructions);
     expect(r.instructionsByClass.branch).toBeGreaterThanOrEqual(r.conditionalBranches);
     expect(r.branchMispredictions).toBeLessThanOrEqual(r.conditionalBranches);
+    // REP MOVS/STOS: elements among the string class, bytes 1-8 per element, summed per vCPU.
+    const fast = r.fastStrings;
+    expect(fast.elements).toBeLessThanOrEqual(r.instructionsByClass.string!);
+    expect(fast.bytes).toBeGreaterThanOrEqual(fast.elements);
+    expect(fast.bytes).toBeLessThanOrEqual(8 * fast.elements);
+    expect(fast.starts).toBeGreaterThan(0);
+    expect(r.perVcpu.reduce((a, v) => a + v.fastStrings.bytes, 0)).toBe(fast.bytes);
     expect(r.mips).toBeCloseTo(r.instructions / r.wallSeconds / 1e6, 6);
   });
 

@@ -18,6 +18,7 @@ import { CodeCache, PAGE } from './code-cache.js';
 import { CpuError } from './errors.js';
 import { completeIn, completeStringIn, type PendingIns } from './exec/io.js';
 import { canonical } from './exec/operands.js';
+import type { FastStringCounts } from './fast-strings.js';
 import { CpuFault } from './fault.js';
 import { RETIRED_CLASSES, type RetiredClass } from './instruction-class.js';
 import type { CpuMemory, Privilege } from './memory.js';
@@ -304,6 +305,21 @@ export class Cpu {
    */
   readonly classCounts = new Float64Array(RETIRED_CLASSES.length);
   /**
+   * REP MOVS/STOS starts since construction (interpreter state; prefer
+   * {@link Cpu.fastStrings}, which documents what counts as a start).
+   */
+  fastStringStarts = 0;
+  /** REP MOVS/STOS elements moved since construction (interpreter state). */
+  fastStringElements = 0;
+  /** Bytes moved by REP MOVS/STOS elements since construction (interpreter state). */
+  fastStringBytes = 0;
+  /**
+   * Interpreter state: the linear RIP of a REP MOVS/STOS that the budget stopped with
+   * elements left, so that running it on is not counted as another start; NaN otherwise.
+   * Any event, VM exit or RIP write in between clears it.
+   */
+  fastStringResume = Number.NaN;
+  /**
    * The branch-predictor model: conditional branches retired and mispredicted since
    * construction ({@link BranchPredictor}).
    */
@@ -468,6 +484,35 @@ export class Cpu {
       out[name] = this.classCounts[k]!;
     });
     return out;
+  }
+
+  /**
+   * The work of repeated MOVS and STOS (REP prefix, any element size), the forms processors
+   * run as fast strings (SDM Vol. 1 §7.3.9.3): `starts`, `elements` and `bytes` since
+   * construction, never reset, like {@link Cpu.instructions}; an interval is the difference of
+   * two readings. The elements are also in `retiredByClass.string`. Non-repeated MOVS/STOS,
+   * CMPS, SCAS, LODS, INS and OUTS are not counted here: they go element by element.
+   *
+   * A start is an entry into a REP MOVS/STOS with RCX != 0: the first, and every resumption
+   * after the instruction was interrupted by an event (fault, interrupt, single-step trap), a
+   * VM exit, or a host write of RIP, because a core restarts the fast-string microcode there.
+   * Resuming after the CPU's own budget ran out is not a start: a budget is a slicing of the
+   * simulation, not an event of the machine, so every count is the same however a run is
+   * split into budgets, and exact at every stop, as the class counts are.
+   *
+   * @returns the counts since construction
+   * @example
+   * ```ts
+   * cpu.run(1000);
+   * const { starts, bytes } = cpu.fastStrings;
+   * ```
+   */
+  get fastStrings(): FastStringCounts {
+    return {
+      starts: this.fastStringStarts,
+      elements: this.fastStringElements,
+      bytes: this.fastStringBytes,
+    };
   }
 
   /** IA32_KERNEL_GS_BASE, a canonical address. */
@@ -688,6 +733,7 @@ export class Cpu {
 
   private vmExitStop(info: VmExitInformation): StopReason {
     this.exitPending = true;
+    this.fastStringResume = Number.NaN;
     return { kind: 'vm-exit', info };
   }
 
@@ -769,6 +815,7 @@ export class Cpu {
   /** Sets RIP; a non-canonical value throws {@link CpuError} `INVALID_VALUE`. */
   set rip(value: bigint) {
     this.ripValue = toLinear(value, 'RIP');
+    this.fastStringResume = Number.NaN;
   }
 
   /** RFLAGS as a 64-bit value. */
@@ -1049,6 +1096,8 @@ export class Cpu {
     softwareEvent = 0,
     softwareLength = 0,
   ): StopReason | undefined {
+    // A REP MOVS/STOS resumed after an event starts again (Cpu.fastStrings).
+    this.fastStringResume = Number.NaN;
     let v = vector;
     let code = errorCode;
     let addr = address;

@@ -26,6 +26,7 @@ export { type Handler, type Instr, type OperandSpec, Rep, RIP_BASE, Seg } from '
 export { CpuError, type CpuErrorCode } from './errors.js';
 export { defaultCpuid } from './exec/cpuid.js';
 export type { PendingIns } from './exec/io.js';
+export type { FastStringCounts } from './fast-strings.js';
 export { CpuFault } from './fault.js';
 export { instructionClass, RETIRED_CLASSES, type RetiredClass } from './instruction-class.js';
 export { type CpuMemory, FlatMemory, type Privilege } from './memory.js';

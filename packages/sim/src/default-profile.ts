@@ -233,13 +233,18 @@ export const defaultProfile: CostProfile = deepFreeze({
       'manual',
       `${OPTMAN}, Skylake server section on PAUSE latency: about 10 cycles on earlier generations (up to 140 on Skylake)`,
     ),
+    'string-start': cycles(
+      40,
+      'manual',
+      `${OPTMAN}, Nehalem microarchitecture section, "REP String Enhancement": a REP string's cost is a start-up overhead plus a data-transfer rate; fast strings (ECX >= 76, REP MOVSB excepted) start in about 40 cycles and then take 4 cycles per 64 bytes (about 35 and 6 when a 16-byte transfer splits a cache line); shorter strings cost about 15-20 cycles plus one per element. vmkit prices every REP MOVS/STOS start at the fast-string figure and its bytes at copy.bytesPerCycle whatever the element size, so a guest's byte-wise copy costs what the qword form a kernel for this machine would use costs`,
+    ),
   },
   copy: {
     bytesPerCycle: fig(
       8,
       'bytes/cycle',
       'assumption',
-      'half the L1 peak of Nehalem (one 16-byte load and one 16-byte store per cycle), because packet and page copies stream through L2/L3',
+      `half the L1 peak of Nehalem (one 16-byte load and one 16-byte store per cycle), because packet and page copies stream through L2/L3. The same figure prices a guest's REP MOVS/STOS after instructions.string-start: ${OPTMAN}, Nehalem "REP String Enhancement", gives fast strings 4 cycles per 64 bytes (16 bytes/cycle) for data that stays in the cache, and a page cleared or copied by a kernel usually does not`,
     ),
   },
   links: {

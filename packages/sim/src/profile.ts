@@ -123,7 +123,9 @@ export interface CacheProfile {
 /**
  * Instruction classes with their own cost. Memory operands are charged separately, by level.
  * `alu` = simple integer, `mul` = integer multiply, `div` = integer divide, `branch` = a correctly
- * predicted branch, `branch-mispredict` = the extra cost of a mispredicted one, `pause` = PAUSE.
+ * predicted branch, `branch-mispredict` = the extra cost of a mispredicted one, `pause` = PAUSE,
+ * `string-start` = the start-up of a repeated MOVS or STOS run as a fast string, after which it
+ * moves `copy.bytesPerCycle` bytes per cycle (the bytes are priced by that figure, not here).
  */
 export const INSTRUCTION_CLASSES = [
   'alu',
@@ -132,6 +134,7 @@ export const INSTRUCTION_CLASSES = [
   'branch',
   'branch-mispredict',
   'pause',
+  'string-start',
 ] as const;
 /** One of {@link INSTRUCTION_CLASSES}. */
 export type InstructionClass = (typeof INSTRUCTION_CLASSES)[number];
@@ -183,9 +186,12 @@ export interface CostProfile {
   };
   /** Instruction cost by class. */
   readonly instructions: Readonly<Record<InstructionClass, Figure>>;
-  /** Memory copy throughput (a PV backend copying packets, HBFT copying dirty pages). */
+  /**
+   * Memory copy throughput (a PV backend copying packets, HBFT copying dirty pages, and a
+   * guest's REP MOVS/STOS once streaming, after `instructions.string-start`).
+   */
   readonly copy: {
-    /** Bytes copied per cycle. */
+    /** Bytes copied (or stored) per cycle. */
     readonly bytesPerCycle: Figure;
   };
   /** Network links by name. */

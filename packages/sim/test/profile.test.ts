@@ -96,6 +96,20 @@ describe('loadProfile', () => {
     );
   });
 
+  it('requires the fast-string start-up, a whole cycle count, sourced from the manual', () => {
+    const figure = defaultProfile.instructions['string-start'];
+    expect(figure).toMatchObject({ value: 40, unit: 'cycles', source: { kind: 'manual' } });
+    expect(figure.source.ref).toMatch(/REP String Enhancement/);
+    expect(fieldOf(() => loadProfile(mutate('instructions.string-start', DELETE)))).toBe(
+      'instructions.string-start',
+    );
+    expect(fieldOf(() => loadProfile(mutate('instructions.string-start.value', 40.5)))).toBe(
+      'instructions.string-start.value',
+    );
+    // Its streaming rate is the copy figure, not a second one meaning the same thing.
+    expect(Object.keys(defaultProfile.copy)).toEqual(['bytesPerCycle']);
+  });
+
   it('names an unknown field (a typo is not silently ignored)', () => {
     const p = mutate('vmexit.handlers.cpiud', defaultProfile.vmexit.handlers.cpuid);
     expect(fieldOf(() => loadProfile(p))).toBe('vmexit.handlers.cpiud');

@@ -24,7 +24,7 @@ export {
 export { checkImage, loadImage } from './loader.js';
 export type { MmioWindow } from './mmio-window.js';
 export { PioBus, type PioDevice, type PortSize } from './pio-bus.js';
-export { INSTRUCTION_PRICE, instructionCycles, priceVcpu } from './pricing.js';
+export { fastStringCycles, INSTRUCTION_PRICE, instructionCycles, priceVcpu } from './pricing.js';
 export type { ShadowPort, ShadowWindow } from './shadow-memory.js';
 export {
   type MemoryStrategy,

@@ -1,6 +1,6 @@
 // Simulated time of one vCPU's work, priced from the cost profile only: every figure comes from
 // @vmkit/sim's CostModel, none from this package.
-import type { Cpu, RetiredClass } from '@vmkit/cpu';
+import type { Cpu, FastStringCounts, RetiredClass } from '@vmkit/cpu';
 import { type CostModel, type InstructionClass, MEMORY_LEVELS, type ShadowKind } from '@vmkit/sim';
 import { exitKindOf } from './exit-log.js';
 import type { Vcpu } from './vcpu.js';
@@ -62,8 +62,10 @@ export const SHADOW_WORK: readonly (ShadowKind | undefined)[] = [
 ];
 
 /**
- * The profile's instruction class each class the CPU counts is priced as: string iterations
- * and everything else as `alu` (the profile has no string class), the others as their own.
+ * The profile's instruction class each class the CPU counts is priced as: `other` as `alu`,
+ * the others as their own. `string` elements go element by element at `alu` (CMPS, SCAS,
+ * LODS, a MOVS/STOS without REP, a REP with RCX = 0), except the elements of REP MOVS/STOS,
+ * which {@link fastStringCycles} prices by what they move instead.
  */
 export const INSTRUCTION_PRICE: Readonly<Record<RetiredClass, InstructionClass>> = {
   other: 'alu',
@@ -77,16 +79,38 @@ export const INSTRUCTION_PRICE: Readonly<Record<RetiredClass, InstructionClass>>
 /**
  * The simulated cycles of the instructions a CPU retired: each class at its profile figure
  * ({@link INSTRUCTION_PRICE}), plus `branch-mispredict` for every misprediction of the CPU's
- * branch-predictor model, on top of the branch itself.
+ * branch-predictor model, on top of the branch itself; the elements of REP MOVS/STOS are taken
+ * out of the `string` class and priced by {@link fastStringCycles} instead.
  *
  * @param model - the cost model
  * @param cpu - the vCPU's CPU
  * @returns cycles
  */
 export function instructionCycles(model: CostModel, cpu: Cpu): number {
+  const fast = cpu.fastStrings;
   let cycles = model.instructions('branch-mispredict', cpu.predictor.mispredictions);
   for (const [cls, n] of Object.entries(cpu.retiredByClass) as [RetiredClass, number][]) {
-    cycles += model.instructions(INSTRUCTION_PRICE[cls], n);
+    const elementwise = cls === 'string' ? n - fast.elements : n;
+    cycles += model.instructions(INSTRUCTION_PRICE[cls], elementwise);
   }
-  return cycles;
+  return cycles + fastStringCycles(model, fast);
+}
+
+/**
+ * The simulated cycles of REP MOVS/STOS work, as a core runs fast strings (Intel Optimization
+ * Reference Manual, "REP String Enhancement": a start-up overhead, then a data-transfer rate):
+ * `instructions.string-start` for every start, and the bytes at the profile's copy rate
+ * (`copy(bytes)`: `ceil(bytes / copy.bytesPerCycle)`), whatever the element size.
+ *
+ * @param model - the cost model
+ * @param counts - a CPU's `cpu.fastStrings` (or the difference of two readings)
+ * @returns cycles
+ * @example
+ * ```ts
+ * fastStringCycles(new CostModel(defaultProfile), { starts: 1, elements: 4096, bytes: 4096 });
+ * // 40 + 4096 / 8 = 552
+ * ```
+ */
+export function fastStringCycles(model: CostModel, counts: FastStringCounts): number {
+  return model.instructions('string-start', counts.starts) + model.copy(counts.bytes);
 }

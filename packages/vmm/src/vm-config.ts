@@ -1,7 +1,7 @@
 // The Vm's configuration and results: the types callers see, and the checks of the
 // configuration (every field validated before anything is built).
 
-import type { RetiredClass } from '@vmkit/cpu';
+import type { FastStringCounts, RetiredClass } from '@vmkit/cpu';
 import { bootProtocol } from '@vmkit/guest';
 import type { CostProfile, LockStats, MemoryLevel } from '@vmkit/sim';
 import { VmmError } from './errors.js';
@@ -77,6 +77,11 @@ export interface VcpuRunResult {
    * classes sum to `instructions` minus the emulated ones.
    */
   readonly instructionsByClass: Readonly<Record<RetiredClass, number>>;
+  /**
+   * The CPU's REP MOVS/STOS work (`Cpu.fastStrings` of `@vmkit/cpu`): starts, elements (also
+   * in `instructionsByClass.string`) and the bytes they moved, priced by what they move.
+   */
+  readonly fastStrings: FastStringCounts;
   /** Conditional branches the CPU retired (Jcc, LOOP/LOOPcc, JRCXZ). */
   readonly conditionalBranches: number;
   /** Of those, the ones the CPU's branch-predictor model mispredicted. */
@@ -101,6 +106,8 @@ export interface VmRunResult {
   readonly instructions: number;
   /** Instructions the CPUs retired since boot by class, all vCPUs (see {@link VcpuRunResult}). */
   readonly instructionsByClass: Readonly<Record<RetiredClass, number>>;
+  /** REP MOVS/STOS starts, elements and bytes moved since boot, all vCPUs (see {@link VcpuRunResult}). */
+  readonly fastStrings: FastStringCounts;
   /** Conditional branches retired since boot, all vCPUs. */
   readonly conditionalBranches: number;
   /** Of those, the ones the branch-predictor model mispredicted. */

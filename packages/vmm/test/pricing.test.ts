@@ -82,3 +82,63 @@ describe('instructions priced by class', () => {
     expect(r.instructionsByClass).toEqual(c);
   });
 });
+
+// mov ecx, n; mov esi, 0x200000; mov edi, 0x300000; rep movsb; out 0xf4, eax
+function copy(n: number): Uint8Array {
+  return Uint8Array.from([
+    ...[0xb9, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, 0],
+    ...[0xbe, 0, 0, 0x20, 0],
+    ...[0xbf, 0, 0, 0x30, 0],
+    ...[0xf3, 0xa4],
+    ...[0xe7, 0xf4],
+  ]);
+}
+
+const FAST = withFigures(defaultProfile, 'fast strings changed', {
+  'instructions.string-start': { value: 123, source: { kind: 'assumption', ref: 'test value' } },
+  'copy.bytesPerCycle': { value: 3, source: { kind: 'assumption', ref: 'test value' } },
+});
+
+describe('REP MOVS/STOS priced by what they move', () => {
+  for (const profile of [defaultProfile, FAST]) {
+    for (const n of [1, 7, 4096]) {
+      it(`native, ${profile.name}: a REP MOVSB of ${n} bytes costs string-start + ceil(${n} / bytesPerCycle)`, () => {
+        const r = new Vm({ image: elf(copy(n)), memoryMiB: 4, profile }).run();
+        expect(r.end).toBe('exit');
+        const c = r.perVcpu[0]!.instructionsByClass;
+        expect(c).toEqual({ other: 4, multiply: 0, divide: 0, branch: 0, string: n, pause: 0 });
+        expect(r.fastStrings).toEqual({ starts: 1, elements: n, bytes: n });
+        expect(r.perVcpu[0]!.fastStrings).toEqual(r.fastStrings);
+        const f = profile.instructions;
+        const byHand =
+          4 * f.alu.value +
+          f['string-start'].value +
+          Math.ceil(n / profile.copy.bytesPerCycle.value) +
+          Object.entries(r.walkReferencesByLevel).reduce(
+            (sum, [level, k]) =>
+              sum + k * profile.memory.latency[level as keyof typeof r.walkReferencesByLevel].value,
+            0,
+          );
+        expect(r.perVcpu[0]!.simulatedCycles).toBe(byHand);
+      });
+    }
+  }
+
+  for (const mmu of ['spt', 'ept'] as const) {
+    it(`${mmu}: 4096 bytes cost ceil(4096 / bytesPerCycle) - ceil(2048 / bytesPerCycle) more than 2048`, () => {
+      for (const profile of [defaultProfile, FAST]) {
+        const run = (n: number) =>
+          new Vm({ image: elf(copy(n)), memoryMiB: 4, mmu, profile }).run();
+        const [big, small] = [run(4096), run(2048)];
+        // The same pages, walks and exits: only the bytes differ.
+        expect(big.exitsByReason).toEqual(small.exitsByReason);
+        expect(big.walkReferencesByLevel).toEqual(small.walkReferencesByLevel);
+        expect(big.instructionsByClass.string - small.instructionsByClass.string).toBe(2048);
+        const rate = profile.copy.bytesPerCycle.value;
+        expect(big.simulatedCycles - small.simulatedCycles).toBe(
+          Math.ceil(4096 / rate) - Math.ceil(2048 / rate),
+        );
+      }
+    });
+  }
+});

@@ -46,6 +46,15 @@ export interface RunReport {
    * iterations, `pause`); those the VMM emulated after exits are not in them.
    */
   readonly instructionsByClass: Readonly<Record<string, number>>;
+  /**
+   * REP MOVS/STOS work of the CPUs: starts, elements (also in `instructionsByClass.string`) and
+   * bytes moved, which simulated time prices by start-up plus bytes.
+   */
+  readonly fastStrings: {
+    readonly starts: number;
+    readonly elements: number;
+    readonly bytes: number;
+  };
   /** Conditional branches the CPUs retired. */
   readonly conditionalBranches: number;
   /** Of those, the ones the CPU's branch-predictor model mispredicted. */
@@ -75,6 +84,7 @@ export interface RunReport {
     id: number;
     instructions: number;
     instructionsByClass: Readonly<Record<string, number>>;
+    fastStrings: { starts: number; elements: number; bytes: number };
     conditionalBranches: number;
     branchMispredictions: number;
     exits: number;
@@ -142,6 +152,7 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     result: result?.fields ?? null,
     instructions: r.instructions,
     instructionsByClass: { ...r.instructionsByClass },
+    fastStrings: { ...r.fastStrings },
     conditionalBranches: r.conditionalBranches,
     branchMispredictions: r.branchMispredictions,
     simulatedCycles: r.simulatedCycles,
@@ -158,7 +169,11 @@ export function runWorkload(options: RunOptions, out: Output): RunReport {
     walkReferencesByLevel: { ...r.walkReferencesByLevel },
     pscHits: { ...r.pscHits },
     tlb: { hits: r.tlb.hits, misses: r.tlb.misses },
-    perVcpu: r.perVcpu.map((v) => ({ ...v, instructionsByClass: { ...v.instructionsByClass } })),
+    perVcpu: r.perVcpu.map((v) => ({
+      ...v,
+      instructionsByClass: { ...v.instructionsByClass },
+      fastStrings: { ...v.fastStrings },
+    })),
     wallSeconds,
     mips: wallSeconds > 0 ? r.instructions / wallSeconds / 1e6 : 0,
     console: r.console,
@@ -192,6 +207,7 @@ export function printRun(report: RunReport, json: boolean, out: Output): void {
     ['instructions', count(r.instructions)],
     ...sorted(r.instructionsByClass).map(([k, v]) => [`  ${k}`, count(v)]),
     ...emulated(r).map((n) => ['  emulated by the VMM', count(n)]),
+    ['REP MOVS/STOS', `${count(r.fastStrings.bytes)} bytes, ${count(r.fastStrings.starts)} starts`],
     ['conditional branches', `${count(r.conditionalBranches)}${mispredicted(r)}`],
     ['simulated cycles', count(r.simulatedCycles)],
     ['simulated time', seconds(r.simulatedSeconds)],

@@ -6,6 +6,10 @@
 // budget runs out or an iteration faults, RCX/RSI/RDI (and the flags of CMPS/SCAS) reflect the
 // completed iterations and RIP stays on the instruction, so running again resumes it
 // (SDM Vol. 2 REP: "... the instruction can be resumed").
+//
+// REP MOVS and REP STOS, the forms a core runs as fast strings (SDM Vol. 1 §7.3.9.3), also
+// count their starts, elements and bytes (Cpu.fastStrings), for a cost model that prices them
+// by what they move. A resumption after the budget ran out is not a start (`fastStringResume`).
 import { RFLAGS } from '@vmkit/x86';
 import type { Cpu } from '../cpu.js';
 import { type Instr, Rep, Seg } from '../decoder/instr.js';
@@ -85,28 +89,42 @@ function scasOnce(cpu: Cpu, ins: Instr, delta: number): void {
  * matches the prefix: REPE stops on ZF = 0, REPNE on ZF = 1). F2h on MOVS/STOS/LODS repeats
  * like F3h, as processors do.
  */
-function run(cpu: Cpu, ins: Instr, once: Iteration, compares: boolean): void {
+function run(cpu: Cpu, ins: Instr, once: Iteration, compares: boolean, fast: boolean): void {
   const delta = step(cpu, ins);
   if (ins.rep === Rep.NONE) {
     once(cpu, ins, delta);
     return;
   }
+  if (fast && (cpu.lo[RCX]! | cpu.hi[RCX]!) !== 0) {
+    // A start unless this runs on after the budget stopped it (Cpu.fastStrings).
+    if (cpu.fastStringResume !== cpu.ripLinear) cpu.fastStringStarts++;
+    cpu.fastStringResume = Number.NaN;
+  }
   let done = 0;
-  while ((cpu.lo[RCX]! | cpu.hi[RCX]!) !== 0) {
-    if (done > 0 && cpu.remaining <= 0) {
-      // Budget spent: resume here next time.
-      cpu.nextRip = cpu.ripLinear;
-      break;
+  try {
+    while ((cpu.lo[RCX]! | cpu.hi[RCX]!) !== 0) {
+      if (done > 0 && cpu.remaining <= 0) {
+        // Budget spent: resume here next time.
+        cpu.nextRip = cpu.ripLinear;
+        if (fast) cpu.fastStringResume = cpu.ripLinear;
+        break;
+      }
+      once(cpu, ins, delta);
+      addTo(cpu, RCX, -1);
+      cpu.committedFlags = cpu.flags;
+      // Every completed iteration is counted here, so a fault in a later one keeps the count.
+      cpu.remaining--;
+      done++;
+      if (compares) {
+        const zf = (cpu.flags & RFLAGS.ZF) !== 0;
+        if (ins.rep === Rep.REPE ? !zf : zf) break;
+      }
     }
-    once(cpu, ins, delta);
-    addTo(cpu, RCX, -1);
-    cpu.committedFlags = cpu.flags;
-    // Every completed iteration is counted here, so a fault in a later one keeps the count.
-    cpu.remaining--;
-    done++;
-    if (compares) {
-      const zf = (cpu.flags & RFLAGS.ZF) !== 0;
-      if (ins.rep === Rep.REPE ? !zf : zf) break;
+  } finally {
+    // The completed elements, also when a later one faults or exits (Cpu.fastStrings).
+    if (fast) {
+      cpu.fastStringElements += done;
+      cpu.fastStringBytes += done * ins.osize;
     }
   }
   // The run loop counts the instruction once more when it retires.
@@ -115,25 +133,25 @@ function run(cpu: Cpu, ins: Instr, once: Iteration, compares: boolean): void {
 
 /** MOVS (A4h, A5h). */
 export function movs(cpu: Cpu, ins: Instr): void {
-  run(cpu, ins, movsOnce, false);
+  run(cpu, ins, movsOnce, false, true);
 }
 
 /** STOS (AAh, ABh). */
 export function stos(cpu: Cpu, ins: Instr): void {
-  run(cpu, ins, stosOnce, false);
+  run(cpu, ins, stosOnce, false, true);
 }
 
 /** LODS (ACh, ADh). */
 export function lods(cpu: Cpu, ins: Instr): void {
-  run(cpu, ins, lodsOnce, false);
+  run(cpu, ins, lodsOnce, false, false);
 }
 
 /** CMPS (A6h, A7h): compares [RSI] with [RDI] (flags of [RSI] - [RDI]). */
 export function cmps(cpu: Cpu, ins: Instr): void {
-  run(cpu, ins, cmpsOnce, true);
+  run(cpu, ins, cmpsOnce, true, false);
 }
 
 /** SCAS (AEh, AFh): compares rAX with [RDI] (flags of rAX - [RDI]). */
 export function scas(cpu: Cpu, ins: Instr): void {
-  run(cpu, ins, scasOnce, true);
+  run(cpu, ins, scasOnce, true, false);
 }
