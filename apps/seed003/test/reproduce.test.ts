@@ -91,6 +91,7 @@ describe('seed 003 reproduction, tiny configuration end to end', () => {
       minus1(ratio(time('kbuild', 'ept', 1), time('kbuild', 'ept-lp', 1))),
     );
     check('kbuild-spt-beyond-4', undefined); // needs 4 and more vCPUs
+    check('kbuild-ept-beyond-4', undefined);
     check('kbuild-ept-over-spt-mp', ratio(time('kbuild', 'spt', 2), time('kbuild', 'ept', 2)));
     expect(r.findings.map((f) => f.id)).toEqual([
       'web-spt-pt-write-share',
@@ -99,6 +100,7 @@ describe('seed 003 reproduction, tiny configuration end to end', () => {
       'kbuild-ept-scaling',
       'kbuild-spt-scaling',
       'kbuild-spt-beyond-4',
+      'kbuild-ept-beyond-4',
       'kbuild-ept-over-spt-mp',
       'kbuild-large-pages',
       'web-large-pages',
