@@ -186,6 +186,32 @@ function instantiate(
   instructions: readonly Instr[],
   cpl: Privilege,
 ): Block {
+  return blockFrom(template(factory, start, instructions), cpl);
+}
+
+/**
+ * A block's compiled `run`, bound to its decoded instructions, with what is fixed with them:
+ * everything about a block except the CPL it was fetched at and the per-cache links. Blocks
+ * made from one template share its `run`, so the JavaScript engine's optimized code for it
+ * (and its type feedback) carries over to every later block from the same bytes at the same
+ * address, on any CPU.
+ */
+export interface BlockTemplate {
+  readonly start: number;
+  readonly instructions: readonly Instr[];
+  readonly run: (cpu: Cpu) => void;
+  readonly classes: readonly number[];
+  readonly tally: readonly number[];
+  readonly others: number;
+  readonly loops: boolean;
+  readonly crossPage: number;
+}
+
+function template(
+  factory: BlockFactory,
+  start: number,
+  instructions: readonly Instr[],
+): BlockTemplate {
   const run = factory(
     add64,
     addNarrow,
@@ -202,25 +228,38 @@ function instantiate(
   );
   const classes = instructions.map(instructionClass);
   const tally = classes.filter((k) => k !== CLASS_OTHER);
-  const loops = branchesToItself(start, instructions);
   let end = start;
   for (const ins of instructions) end += ins.length;
   // Identity physical addresses until the CPU sets the translated ones.
   const crosses = start >= 0 && Math.floor((end - 1) / PAGE) !== Math.floor(start / PAGE);
   return {
     start,
-    cpl,
     instructions,
     run,
     classes,
     tally,
     others: classes.length - tally.length,
-    loops,
+    loops: branchesToItself(start, instructions),
+    crossPage: crosses ? (Math.floor(start / PAGE) + 1) * PAGE : -1,
+  };
+}
+
+// A new block (fresh links) from a template.
+function blockFrom(t: BlockTemplate, cpl: Privilege): Block {
+  return {
+    start: t.start,
+    cpl,
+    instructions: t.instructions,
+    run: t.run,
+    classes: t.classes,
+    tally: t.tally,
+    others: t.others,
+    loops: t.loops,
     next: undefined,
     nextEpoch: -1,
     nextTranslation: -1,
-    physical: start,
-    crossPhysical: crosses ? (Math.floor(start / PAGE) + 1) * PAGE : -1,
+    physical: t.start,
+    crossPhysical: t.crossPage,
     alias: undefined,
   };
 }
@@ -440,19 +479,26 @@ export function buildBlock(memory: CpuMemory, cpl: Privilege, start: number): Bl
   );
 }
 
-/** Most compiled factories a {@link FactoryCache} keeps before it starts afresh. */
+/** Most compiled blocks a {@link FactoryCache} keeps before it starts afresh. */
 const FACTORY_LIMIT = 8192;
 
 /**
- * Compiled block factories by start address and instruction bytes. It outlives the code cache's
- * entries (a program exec'd again lands in new physical frames with the same bytes at the same
- * linear addresses; a page whose code was invalidated often holds the same code again): a block
- * decoded again from the same bytes at the same address is only bound to its new instruction
- * objects, not generated and compiled again. Which blocks
- * exist, and when code is decoded afresh, is unchanged; only the JavaScript compilation is
- * shared.
+ * Compiled blocks by start address and instruction bytes: the JavaScript function of each
+ * (generated, compiled and bound to the instructions decoded from those bytes), which depends on
+ * nothing else. It outlives the code cache's entries and is shared by every CPU of the process
+ * ({@link SHARED_FACTORIES}): a program exec'd again lands in new physical frames with the same
+ * bytes at the same linear addresses, a page whose code was invalidated often holds the same
+ * code again, and a new CPU (a new VM, the vCPUs of one) runs the same kernel or program. A
+ * block decoded again from the same bytes at the same address gets a new `Block` (its own CPL,
+ * physical address and links) around the same function, already optimized by the JavaScript
+ * engine. Which blocks exist, and when code is decoded afresh, is unchanged; only the
+ * compilation is shared. Decoding is deterministic and the decoded instructions are never
+ * written after decoding, so the first decoding serves every later one.
  */
-export type FactoryCache = Map<string, BlockFactory>;
+export type FactoryCache = Map<string, BlockTemplate>;
+
+/** The {@link FactoryCache} every CPU uses: one per process (a JavaScript realm). */
+export const SHARED_FACTORIES: FactoryCache = new Map();
 
 /**
  * {@link buildBlock} through a {@link FactoryCache}.
@@ -460,7 +506,7 @@ export type FactoryCache = Map<string, BlockFactory>;
  * @param memory - where the code is fetched from
  * @param cpl - the privilege of the fetches
  * @param start - the linear address of the first instruction
- * @param factories - the cache of compiled factories (one per CPU)
+ * @param factories - the cache of compiled blocks (by default the process-wide one)
  * @param limit - the most instructions (1 for the one-instruction reference mode)
  * @returns the compiled block
  */
@@ -468,16 +514,16 @@ export function buildCachedBlock(
   memory: CpuMemory,
   cpl: Privilege,
   start: number,
-  factories: FactoryCache,
+  factories: FactoryCache = SHARED_FACTORIES,
   limit: number = MAX_BLOCK_INSTRUCTIONS,
 ): Block {
   const { instructions, bytes } = decodeBlock(memory, cpl, start, limit);
   const key = `${start}:${bytes}`;
-  let factory = factories.get(key);
-  if (factory === undefined) {
+  let t = factories.get(key);
+  if (t === undefined) {
     if (factories.size >= FACTORY_LIMIT) factories.clear();
-    factory = blockFactory(start, instructions);
-    factories.set(key, factory);
+    t = template(blockFactory(start, instructions), start, instructions);
+    factories.set(key, t);
   }
-  return instantiate(factory, start, instructions, cpl);
+  return blockFrom(t, cpl);
 }

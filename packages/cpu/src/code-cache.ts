@@ -15,6 +15,10 @@ import type { Block } from './block.js';
 /** Bytes per page of the cache (the x86 4 KiB page). */
 export const PAGE = 4096;
 
+// Frames the store filter's bitmap covers at most (2^24 frames: 64 GiB of physical address
+// space, a 2 MiB bitmap); it starts at 4 GiB's worth (128 KiB) when the first block is cached.
+const FRAME_BITMAP_LIMIT = 1 << 24;
+
 /**
  * What a {@link CpuMemory} reports its stores to: the code cache(s) of the CPUs that execute
  * from that memory. An implementation calls `noteStore` with the physical address of every
@@ -141,6 +145,12 @@ export class CodeCache implements CodeWatch {
   private readonly codeBytes = new Map<number, Uint32Array>();
   private lastPage = Number.NaN;
   private lastSlots: (Block | undefined)[] = [];
+  // One bit per frame below `frameLimit`: set while `pages` holds the frame. The store check's
+  // first filter (most stores hit frames without code, and a bit test is cheaper than a Map
+  // lookup). Grown on demand up to FRAME_BITMAP_LIMIT frames; frames above that are only in
+  // `pages`.
+  private frames = new Uint32Array(0);
+  private frameLimit = 0;
 
   /** @param capacity - the most instructions kept; 0 keeps nothing */
   constructor(capacity: number) {
@@ -169,8 +179,29 @@ export class CodeCache implements CodeWatch {
       entry = { slots: new Array(PAGE), lines: new Uint32Array(2), count: 0, crossFrom: [] };
       this.pages.set(page, entry);
       this.codeBytes.set(page, new Uint32Array(PAGE / 32));
+      if (page < FRAME_BITMAP_LIMIT) {
+        if (page >= this.frameLimit) this.growFrames(page);
+        this.frames[page >>> 5] = this.frames[page >>> 5]! | (1 << (page & 31));
+      }
     }
     return entry;
+  }
+
+  // Makes the frame bitmap cover `page` (doubling, from 4 GiB of frames on).
+  private growFrames(page: number): void {
+    let words = Math.max(this.frames.length, (1 << 20) >>> 5);
+    while (words * 32 <= page) words *= 2;
+    const grown = new Uint32Array(Math.min(words, FRAME_BITMAP_LIMIT >>> 5));
+    grown.set(this.frames);
+    this.frames = grown;
+    this.frameLimit = grown.length * 32;
+  }
+
+  // Whether frame `page` may hold cached code: false only when the bitmap says it does not.
+  private mayHoldCode(page: number): boolean {
+    if (page < this.frameLimit) return (this.frames[page >>> 5]! & (1 << (page & 31))) !== 0;
+    // Frames below the bitmap's reach that it does not cover yet hold no code.
+    return page >= FRAME_BITMAP_LIMIT;
   }
 
   /**
@@ -227,6 +258,7 @@ export class CodeCache implements CodeWatch {
   clear(): void {
     this.pages.clear();
     this.codeBytes.clear();
+    this.frames.fill(0);
     this.count = 0;
     this.lastPage = Number.NaN;
     this.epoch++;
@@ -243,6 +275,8 @@ export class CodeCache implements CodeWatch {
     if (entry === undefined) return;
     this.pages.delete(page);
     this.codeBytes.delete(page);
+    if (page < this.frameLimit)
+      this.frames[page >>> 5] = this.frames[page >>> 5]! & ~(1 << (page & 31));
     this.count -= entry.count;
     this.lastPage = Number.NaN;
     this.epoch++;
@@ -275,8 +309,9 @@ export class CodeCache implements CodeWatch {
     if (this.count === 0 || size <= 0) return;
     const page = Math.floor(physical / PAGE);
     const from = physical - page * PAGE;
-    // The common case first: a guest store inside one frame.
+    // The common case first: a guest store inside one frame, most often one without code.
     if (from + size <= PAGE) {
+      if (!this.mayHoldCode(page)) return;
       const entry = this.pages.get(page);
       if (
         entry !== undefined &&

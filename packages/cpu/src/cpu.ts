@@ -10,8 +10,8 @@ import {
   type Block,
   buildCachedBlock,
   countRetired,
-  type FactoryCache,
   MAX_BLOCK_INSTRUCTIONS,
+  SHARED_FACTORIES,
 } from './block.js';
 import { BranchPredictor } from './branch-predictor.js';
 import { CodeCache, PAGE } from './code-cache.js';
@@ -347,8 +347,6 @@ export class Cpu {
    * bookkeeping (shared with other CPUs when `CpuOptions.codeCache` was given).
    */
   readonly code: CodeCache;
-  // Compiled block factories by address and bytes, kept across code-cache flushes.
-  private readonly factories: FactoryCache = new Map();
 
   /** Interpreter state: RIP as a signed canonical linear address (prefer `rip`). */
   ripValue = 0;
@@ -1300,7 +1298,7 @@ export class Cpu {
       memory,
       cpl,
       rip,
-      this.factories,
+      SHARED_FACTORIES,
       code.capacity === 0 ? 1 : MAX_BLOCK_INSTRUCTIONS,
     );
     code.stats.decodes++;

@@ -41,6 +41,84 @@ describe('code cache: stores near cached code', () => {
     );
   });
 
+  it('drops exactly the frames whose code a store writes, at any physical address (property)', () => {
+    // Frames below, inside and above the store filter's bitmap (it covers 2^20 frames at
+    // first, grows to 2^24, and leaves higher frames to the page map).
+    const frame = fc.oneof(
+      fc.integer({ min: 0, max: 64 }),
+      fc.integer({ min: (1 << 20) - 4, max: (1 << 20) + 4 }),
+      fc.integer({ min: (1 << 24) - 4, max: (1 << 24) + 4 }),
+      fc.integer({ min: 2 ** 30, max: 2 ** 30 + 4 }),
+    );
+    // A block inside one frame: offset 0..4000, at most 8 instructions of at most 10 bytes.
+    const block = fc.record({
+      frame,
+      offset: fc.integer({ min: 0, max: 4000 }),
+      kinds: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 8 }),
+    });
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('insert' as const), block }),
+      // Near an inserted block (so that stores hit code often), or anywhere in a frame.
+      fc.record({
+        kind: fc.constant('store' as const),
+        near: fc.nat(),
+        delta: fc.integer({ min: -12, max: 90 }),
+        size: fc.constantFrom(1, 2, 4, 8),
+      }),
+      fc.record({
+        kind: fc.constant('store' as const),
+        frame,
+        offset: fc.integer({ min: 0, max: 4095 }),
+        size: fc.constantFrom(1, 2, 4, 8),
+      }),
+      fc.record({ kind: fc.constant('clear' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 30 }), (ops) => {
+        const cache = new CodeCache(1 << 20);
+        // The model: cached blocks by start, with their byte range; a store writing a byte of
+        // one drops every block of that frame.
+        const model = new Map<number, { frame: number; end: number }>();
+        const inserted: number[] = [];
+        for (const o of ops) {
+          if (o.kind === 'insert') {
+            const start = o.block.frame * 4096 + o.block.offset;
+            const instructions = o.block.kinds.map((k) => decode((i) => ENCODINGS[k]![i]!));
+            const length = instructions.reduce((n, ins) => n + ins.length, 0);
+            cache.insert(compileBlock(start, instructions));
+            model.set(start, { frame: o.block.frame, end: start + length });
+            inserted.push(start);
+          } else if (o.kind === 'store') {
+            if ('near' in o && inserted.length === 0) continue;
+            const at =
+              'near' in o
+                ? Math.max(0, inserted[o.near % inserted.length]! + o.delta)
+                : o.frame * 4096 + o.offset;
+            // Every frame the store reaches (it may cross into the next one) whose code it
+            // writes loses all its blocks.
+            const hitFrames = new Set<number>();
+            for (const [start, b] of model) {
+              if (at < b.end && at + o.size > start) hitFrames.add(b.frame);
+            }
+            for (const [start, b] of model) if (hitFrames.has(b.frame)) model.delete(start);
+            cache.noteStore(at, o.size);
+          } else {
+            cache.clear();
+            model.clear();
+          }
+          for (const [start] of model) expect(cache.lookup(start)?.start).toBe(start);
+        }
+        // Blocks the model dropped are gone from the cache too.
+        for (const o of ops) {
+          if (o.kind !== 'insert') continue;
+          const start = o.block.frame * 4096 + o.block.offset;
+          if (!model.has(start)) expect(cache.lookup(start)).toBeUndefined();
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('keeps a loop compiled while it stores to a variable right after its code', () => {
     // 0x1000: mov ecx, 1000
     // 0x1005: add dword [rip+8], ecx  (the variable at 0x1013, the byte after the hlt)
