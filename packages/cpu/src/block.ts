@@ -8,9 +8,11 @@
 // (self-modifying code).
 
 import { Vector } from '@vmkit/x86';
+import type { BranchPredictor } from './branch-predictor.js';
 import { PAGE } from './code-cache.js';
 import {
   branchSource,
+  conditionalExit,
   flagEffect,
   HELPERS,
   inlineSource,
@@ -68,6 +70,13 @@ export interface Block {
    * call (so one call can retire several passes).
    */
   readonly loops: boolean;
+  /**
+   * The linear address of the inline Jcc that ends the block when the run loop reports its
+   * outcomes to the branch predictor (`trainRetired` in block.ts), else -1.
+   */
+  readonly branch: number;
+  /** That Jcc's target: the branch was taken exactly when the block left RIP there. */
+  readonly target: number;
   /** The block that ran after this one last time (a one-entry successor cache). */
   next: Block | undefined;
   /** The code-cache epoch when `next` was recorded; any invalidation makes it stale. */
@@ -116,6 +125,36 @@ export function countRetired(block: Block, retired: number, counts: Float64Array
   for (let i = 0; i < prefix; i++) counts[classes[i]!] = counts[classes[i]!]! + 1;
   // REP iterations after the first (only a string instruction, the last, repeats).
   if (left > n) counts[classes[n - 1]!] = counts[classes[n - 1]!]! + (left - n);
+}
+
+/**
+ * Reports the outcomes of the block's final inline Jcc ({@link Block.branch}) that one call
+ * of `block.run` retired to the branch predictor, from what the call retired and where it
+ * left RIP: the block's code does not train the predictor itself, so the hot path pays one
+ * update per block call (and per loop, not per pass). Each pass of a looping block but the
+ * last retired branch went back to the start (taken); the last retired one was taken if the
+ * call went on into another pass or left RIP at the target. Exact however the call ended.
+ *
+ * @param block - the block that ran
+ * @param retired - instructions it retired (budget units)
+ * @param rip - RIP after the call (before any event delivery)
+ * @param predictor - the CPU's predictor
+ */
+export function trainRetired(
+  block: Block,
+  retired: number,
+  rip: number,
+  predictor: BranchPredictor,
+): void {
+  const n = block.classes.length;
+  if (block.branch === -1 || retired < n) return;
+  if (!block.loops) {
+    predictor.update(block.branch, rip === block.target);
+    return;
+  }
+  const passes = Math.floor(retired / n);
+  if (passes > 1) predictor.updateTaken(block.branch, passes - 1);
+  predictor.update(block.branch, retired > passes * n || rip === block.target);
 }
 
 /** Most instructions per block; longer straight-line code continues in the next block. */
@@ -204,6 +243,8 @@ export interface BlockTemplate {
   readonly tally: readonly number[];
   readonly others: number;
   readonly loops: boolean;
+  readonly branch: number;
+  readonly target: number;
   readonly crossPage: number;
 }
 
@@ -230,6 +271,8 @@ function template(
   const tally = classes.filter((k) => k !== CLASS_OTHER);
   let end = start;
   for (const ins of instructions) end += ins.length;
+  const last = instructions[instructions.length - 1]!;
+  const target = conditionalExit(last, end - last.length);
   // Identity physical addresses until the CPU sets the translated ones.
   const crosses = start >= 0 && Math.floor((end - 1) / PAGE) !== Math.floor(start / PAGE);
   return {
@@ -240,6 +283,8 @@ function template(
     tally,
     others: classes.length - tally.length,
     loops: branchesToItself(start, instructions),
+    branch: target === -1 ? -1 : end - last.length,
+    target,
     crossPage: crosses ? (Math.floor(start / PAGE) + 1) * PAGE : -1,
   };
 }
@@ -255,6 +300,8 @@ function blockFrom(t: BlockTemplate, cpl: Privilege): Block {
     tally: t.tally,
     others: t.others,
     loops: t.loops,
+    branch: t.branch,
+    target: t.target,
     next: undefined,
     nextEpoch: -1,
     nextTranslation: -1,

@@ -342,8 +342,10 @@ export function memorySource(
 
 /**
  * Inline source for a Jcc or JMP rel ending a block at `rip`: sets RIP to the target (or the
- * next instruction) and, for Jcc, records the outcome in the CPU's branch predictor. Undefined
- * when the target is not canonical (the handler raises #GP then).
+ * next instruction). Undefined when the target is not canonical (the handler raises #GP then).
+ * The branch-predictor model learns the outcome of such a Jcc from the run loop, which tells
+ * it by where the block left RIP ({@link conditionalExit}); only a Jcc whose target is its
+ * next instruction, whose outcome RIP does not show, trains the predictor here.
  */
 export function branchSource(ins: Instr, rip: number): string | undefined {
   if (ins.exec !== cond.jcc && ins.exec !== control.jmpRel) return undefined;
@@ -351,6 +353,23 @@ export function branchSource(ins: Instr, rip: number): string | undefined {
   const target = next + ins.imm;
   if (target >= LIMIT || target < -LIMIT) return undefined;
   if (ins.exec === control.jmpRel) return `c.ripValue = ${target};`;
+  if (target !== next) {
+    return `{ const f = c.flags; c.ripValue = ${conditionSource(ins.sub)} ? ${target} : ${next}; }`;
+  }
   // The outcome also trains the branch-predictor model (it changes no architectural state).
-  return `{ const f = c.flags; const t = ${conditionSource(ins.sub)}; c.ripValue = t ? ${target} : ${next}; c.predictor.update(${rip}, t); }`;
+  return `{ const f = c.flags; c.predictor.update(${rip}, ${conditionSource(ins.sub)}); c.ripValue = ${next}; }`;
+}
+
+/**
+ * The target of the inline Jcc at `rip` that ends a block when the run loop, not the block's
+ * code, reports its outcome to the branch predictor (taken exactly when the block leaves RIP
+ * at the target): -1 for any other instruction, a Jcc its handler runs (non-canonical
+ * target), and a Jcc to its next instruction.
+ */
+export function conditionalExit(ins: Instr, rip: number): number {
+  if (ins.exec !== cond.jcc) return -1;
+  const next = rip + ins.length;
+  const target = next + ins.imm;
+  if (target >= LIMIT || target < -LIMIT || target === next) return -1;
+  return target;
 }

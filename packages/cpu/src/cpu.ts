@@ -12,6 +12,7 @@ import {
   countRetired,
   MAX_BLOCK_INSTRUCTIONS,
   SHARED_FACTORIES,
+  trainRetired,
 } from './block.js';
 import { BranchPredictor } from './branch-predictor.js';
 import { CodeCache, PAGE } from './code-cache.js';
@@ -1009,7 +1010,18 @@ export class Cpu {
             const tally = block.tally;
             counts[0] = counts[0]! + block.others;
             for (let k = 0; k < tally.length; k++) counts[tally[k]!] = counts[tally[k]!]! + 1;
-          } else countRetired(block, retired, this.classCounts);
+            // One pass: its closing Jcc (if any) was taken exactly when RIP is at its target,
+            // told without a host branch on the guest's outcome (which the host mispredicts
+            // as often as the guest's data says): RIP is the target or the next instruction,
+            // and they differ by a nonzero int32.
+            if (block.branch !== -1) {
+              const d = (this.ripValue - block.target) | 0;
+              this.predictor.updateBit(block.branch, ((d | -d) >>> 31) ^ 1);
+            }
+          } else {
+            countRetired(block, retired, this.classCounts);
+            trainRetired(block, retired, this.ripValue, this.predictor);
+          }
           previous = block;
           if (this.pendingStop !== undefined) {
             const stop = this.pendingStop;
@@ -1019,6 +1031,7 @@ export class Cpu {
         } catch (e) {
           if (running !== undefined) {
             countRetired(running, runFrom - this.remaining, this.classCounts);
+            trainRetired(running, runFrom - this.remaining, this.ripValue, this.predictor);
             running = undefined;
           }
           // An INT n or INT3 whose delivery failed: the exit reports it (SDM Vol. 3C §28.2.3)
@@ -1243,7 +1256,10 @@ export class Cpu {
       if (e instanceof VmExit) this.interruptShadow = shadow;
       throw e;
     } finally {
-      if (block !== undefined) countRetired(block, 1 - this.remaining, this.classCounts);
+      if (block !== undefined) {
+        countRetired(block, 1 - this.remaining, this.classCounts);
+        trainRetired(block, 1 - this.remaining, this.ripValue, this.predictor);
+      }
       this.remaining = left - (1 - this.remaining);
       this.runBudget = budget;
     }
