@@ -235,16 +235,12 @@ function instantiate(
  * (and its type feedback) carries over to every later block from the same bytes at the same
  * address, on any CPU.
  */
-export interface BlockTemplate {
-  readonly start: number;
-  readonly instructions: readonly Instr[];
-  readonly run: (cpu: Cpu) => void;
-  readonly classes: readonly number[];
-  readonly tally: readonly number[];
-  readonly others: number;
-  readonly loops: boolean;
-  readonly branch: number;
-  readonly target: number;
+export interface BlockTemplate
+  extends Omit<
+    Block,
+    'cpl' | 'next' | 'nextEpoch' | 'nextTranslation' | 'physical' | 'crossPhysical' | 'alias'
+  > {
+  /** Identity-mapped address of the next page when the last instruction reaches it, else -1. */
   readonly crossPage: number;
 }
 

@@ -206,6 +206,29 @@ function stringIoExit(cpu: Cpu, ins: Instr, p: number, size: number, isIn: boole
 }
 
 /**
+ * What INS and OUTS check before their element, in this order: the I/O permission (#GP), the
+ * VM exit in non-root mode, a zero REP count (nothing happens), then the memory operand's
+ * address (ES:RDI for INS, DS:RSI or an override for OUTS), canonical and not wrapping.
+ * Returns undefined when a REP count of zero ends the instruction.
+ */
+function stringIoElement(
+  cpu: Cpu,
+  ins: Instr,
+  input: boolean,
+): { p: number; size: 1 | 2 | 4; rep: boolean; la: number } | undefined {
+  const p = cpu.lo[RDX]! & 0xffff;
+  const size = ins.osize as 1 | 2 | 4;
+  checkPermission(cpu, p, size);
+  stringIoExit(cpu, ins, p, size, input);
+  const rep = ins.rep !== Rep.NONE;
+  if (rep && countIsZero(cpu, ins.asize)) return undefined;
+  const [hi, lo] = operandAddress(cpu, ins, input ? RDI : RSI, !input);
+  const la = canonical(hi, lo, false);
+  checkEnd(la, size);
+  return { p, size, rep, la };
+}
+
+/**
  * OUTS (6Eh, 6Fh): one element from DS:RSI (or an FS/GS override) to port DX per `run` stop.
  * The element is read before any register changes, so a fault leaves the state of the
  * completed elements (SDM Vol. 2 REP: the instruction can be resumed); with REP and elements
@@ -213,15 +236,9 @@ function stringIoExit(cpu: Cpu, ins: Instr, p: number, size: number, isIn: boole
  * for the other repeated string instructions. A REP count of zero does nothing.
  */
 export function outs(cpu: Cpu, ins: Instr): void {
-  const p = cpu.lo[RDX]! & 0xffff;
-  const size = ins.osize as 1 | 2 | 4;
-  checkPermission(cpu, p, size);
-  stringIoExit(cpu, ins, p, size, false);
-  const rep = ins.rep !== Rep.NONE;
-  if (rep && countIsZero(cpu, ins.asize)) return;
-  const [hi, lo] = operandAddress(cpu, ins, RSI, true);
-  const la = canonical(hi, lo, false);
-  checkEnd(la, size);
+  const element = stringIoElement(cpu, ins, false);
+  if (element === undefined) return;
+  const { p, size, rep, la } = element;
   const value = readMem(cpu, la, size) >>> 0;
   addAt(cpu, RSI, step(cpu, size), ins.asize);
   if (rep) {
@@ -240,15 +257,9 @@ export function outs(cpu: Cpu, ins: Instr): void {
  * completes the read ({@link completeStringIn}); RIP stays on the instruction until then.
  */
 export function ins(cpu: Cpu, instr: Instr): void {
-  const p = cpu.lo[RDX]! & 0xffff;
-  const size = instr.osize as 1 | 2 | 4;
-  checkPermission(cpu, p, size);
-  stringIoExit(cpu, instr, p, size, true);
-  const rep = instr.rep !== Rep.NONE;
-  if (rep && countIsZero(cpu, instr.asize)) return;
-  const [hi, lo] = operandAddress(cpu, instr, RDI, false);
-  const la = canonical(hi, lo, false);
-  checkEnd(la, size);
+  const element = stringIoElement(cpu, instr, true);
+  if (element === undefined) return;
+  const { p, size, rep, la } = element;
   cpu.memory.checkWrite?.(la, size, cpu.cpl);
   cpu.pendingIns = { linear: la, size, asize: instr.asize, rep, length: instr.length };
   cpu.nextRip = cpu.ripLinear;
